@@ -1,0 +1,28 @@
+# ai-beats: text -> music tracks -> extended tracks -> images -> animations -> one clip per track.
+# Every generated file is its own job: delete one and rerun to regenerate it (and what is built from it).
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+include: "rules/common.smk"
+
+
+# The default target asks for every generated file, not only the clips: Snakemake does not rebuild a deleted
+# intermediate whose dependents still exist unless a target requests it.
+rule all:
+    default_target: True
+    input:
+        [path for paths in PROJECT.outputs_by_stage().values() for path in paths],
+
+
+include: "rules/targets.smk"
+include: "rules/tiny_models.smk"
+include: "rules/music.smk"
+include: "rules/music_continuation.smk"
+include: "rules/image.smk"
+include: "rules/video.smk"
+include: "rules/audio_clip.smk"

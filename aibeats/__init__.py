@@ -1,0 +1,1 @@
+"""ai-beats: turn a short YAML config into AI-generated music videos, one Snakemake job per file."""

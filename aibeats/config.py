@@ -1,0 +1,97 @@
+"""Validating the workflow config against its JSON schema, with errors a user can act on."""
+
+import copy
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+from aibeats.errors import ConfigError
+
+
+def load_schema(schema_path: str | Path) -> dict:
+    return yaml.safe_load(Path(schema_path).read_text())
+
+
+def _validator_filling_defaults(schema: dict) -> jsonschema.protocols.Validator:
+    """A validator that writes each missing property's default into the config as it validates."""
+    base = jsonschema.Draft202012Validator
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for name, subschema in properties.items():
+                if "default" in subschema and name not in instance:
+                    instance[name] = copy.deepcopy(subschema["default"])
+        yield from base.VALIDATORS["properties"](validator, properties, instance, schema)
+
+    filling = jsonschema.validators.extend(base, {"properties": set_defaults})
+    return filling(schema)
+
+
+def _type_name(schema_type) -> str:
+    names = {"integer": "a whole number", "number": "a number", "string": "a text", "boolean": "true or false",
+             "array": "a list", "object": "a mapping of keys to values"}
+    if isinstance(schema_type, list):
+        return " or ".join(names.get(t, t) for t in schema_type)
+    return names.get(schema_type, schema_type)
+
+
+def _what_is_allowed(error: jsonschema.ValidationError) -> str:
+    schema, rule = error.schema, error.validator_value
+    match error.validator:
+        case "type":
+            return f"it must be {_type_name(rule)}"
+        case "minimum":
+            return f"it must be at least {rule}"
+        case "maximum":
+            return f"it must be at most {rule}"
+        case "exclusiveMinimum":
+            return f"it must be greater than {rule}"
+        case "multipleOf":
+            return f"it must be a multiple of {rule}"
+        case "enum":
+            return "it must be one of " + ", ".join(repr(v) for v in rule)
+        case "minItems":
+            return f"it must list at least {rule} entr{'y' if rule == 1 else 'ies'}"
+        case "minLength":
+            return "it must not be empty"
+        case "pattern" | "not" if "description" in schema:
+            return f"it must be {schema['description']}"
+        case _:
+            return error.message
+
+
+def _key_of(error: jsonschema.ValidationError) -> str:
+    return ".".join(str(part) for part in error.absolute_path)
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    if error.validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        unknown = sorted(set(error.instance) - set(allowed))
+        where = _key_of(error)
+        names = ", ".join(f"{where}.{name}" if where else name for name in unknown)
+        return f"unknown config key {names}: allowed keys here are {', '.join(allowed)}"
+    return f"config key {_key_of(error) or '(top level)'} = {error.instance!r} is not allowed: " + _what_is_allowed(
+        error)
+
+
+def _check_relations(config: dict) -> None:
+    """Rules that tie two keys together, which JSON schema cannot express."""
+    music = config["music"]
+    if music["prompt_music_duration"] >= music["max_continuation_duration"]:
+        raise ConfigError(
+            f"config key music.prompt_music_duration = {music['prompt_music_duration']!r} is not allowed: "
+            f"it must be below music.max_continuation_duration ({music['max_continuation_duration']!r}), "
+            "since each continuation window holds the audio prompt plus the new music")
+
+
+def validate_config(config: dict, schema_path: str | Path) -> dict:
+    """Return a validated copy of config with every default filled in; raise ConfigError on the first problem."""
+    filled = copy.deepcopy(dict(config))
+    validator = _validator_filling_defaults(load_schema(schema_path))
+    errors = sorted(validator.iter_errors(filled), key=lambda e: (list(e.absolute_path), e.validator))
+    if errors:
+        raise ConfigError("\n".join(_describe(e) for e in errors))
+    _check_relations(filled)
+    return filled

@@ -1,0 +1,87 @@
+"""Config validation: defaults filled in, and every bad value named with what is allowed."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from aibeats.config import validate_config
+from aibeats.errors import ConfigError
+
+REPO = Path(__file__).resolve().parent.parent
+SCHEMA = REPO / "schemas" / "config.schema.yaml"
+
+
+def test_empty_config_gets_the_documented_defaults():
+    config = validate_config({}, SCHEMA)
+    assert config["seed"] == 42
+    assert config["music"]["n_music"] == 5
+    assert config["music"]["music_duration"] == 60
+    assert config["music"]["initial_music_tokens"] == 1050
+    assert (config["music"]["max_continuation_duration"], config["music"]["prompt_music_duration"]) == (20, 10)
+    assert config["image"]["prompt"] == "Mystical Landscape"
+    assert len(config["image"]["prompt_modifiers"]) == 5
+    assert (config["image"]["n_images"], config["image"]["inference_steps"]) == (5, 3)
+    assert (config["image"]["height"], config["image"]["width"]) == (576, 1024)
+    video = config["video"]
+    assert (video["n_continuations"], video["loop_video"], video["video_fps"]) == (2, True, 6)
+    assert (video["decode_chunk_size"], video["motion_bucket_id"], video["noise_aug_strength"]) == (8, 127, 0.1)
+    assert config["audio_clip"]["n_music_loops"] == 1
+
+
+def test_shipped_config_yaml_equals_the_schema_defaults():
+    """config.yaml documents every key; it must not drift from the defaults the schema applies."""
+    shipped = yaml.safe_load((REPO / "config.yaml").read_text())
+    assert validate_config(shipped, SCHEMA) == validate_config({}, SCHEMA)
+
+
+def test_demo_config_is_valid():
+    demo = yaml.safe_load((REPO / "profiles" / "demo" / "demo-config.yaml").read_text())
+    assert validate_config(demo, SCHEMA)["project_name"] == "demo"
+
+
+def test_given_values_are_kept_and_the_input_is_not_modified():
+    given = {"music": {"n_music": 2}}
+    config = validate_config(given, SCHEMA)
+    assert config["music"]["n_music"] == 2
+    assert config["music"]["prompt_music_duration"] == 10
+    assert given == {"music": {"n_music": 2}}
+
+
+@pytest.mark.parametrize(
+    ("config", "expected"),
+    [
+        ({"musik": {}}, "unknown config key musik: allowed keys here are attempts, audio_clip, image, music"),
+        ({"image": {"n_image": 3}}, "unknown config key image.n_image: allowed keys here are device, height"),
+        ({"music": {"n_music": "5"}}, "config key music.n_music = '5' is not allowed: it must be a whole number"),
+        ({"image": {"n_images": 2.5}}, "config key image.n_images = 2.5 is not allowed: it must be a whole number"),
+        ({"music": {"n_music": -1}}, "config key music.n_music = -1 is not allowed: it must be at least 1"),
+        ({"image": {"n_images": 0}}, "config key image.n_images = 0 is not allowed: it must be at least 1"),
+        ({"music": {"music_duration": 0}},
+         "config key music.music_duration = 0 is not allowed: it must be greater than 0"),
+        ({"image": {"prompt_modifiers": []}},
+         "config key image.prompt_modifiers = [] is not allowed: it must list at least 1 entry"),
+        ({"music": {"prompt_music_duration": 20}},
+         "config key music.prompt_music_duration = 20 is not allowed: it must be below "
+         "music.max_continuation_duration (20)"),
+        ({"music": {"prompt_music_duration": 5, "max_continuation_duration": 4}},
+         "config key music.prompt_music_duration = 5 is not allowed: it must be below "
+         "music.max_continuation_duration (4)"),
+        ({"project_name": "lofi/2024"},
+         "config key project_name = 'lofi/2024' is not allowed: it must be a folder name without path separators"),
+        ({"project_name": "..\\up"},
+         "config key project_name = '..\\\\up' is not allowed: it must be a folder name without path separators"),
+        ({"video": {"loop_video": "yes"}},
+         "config key video.loop_video = 'yes' is not allowed: it must be true or false"),
+        ({"music": {"device": "gpu"}},
+         "config key music.device = 'gpu' is not allowed: it must be one of 'auto', 'cpu', 'cuda', 'mps'"),
+        ({"image": {"height": 100}}, "config key image.height = 100 is not allowed: it must be a multiple of 8"),
+        ({"attempts": {"image_3": 1}},
+         "config key attempts = 'image_3' is not allowed: it must be an output's file name without extension"),
+        ({"attempts": {"img_3": -1}}, "config key attempts.img_3 = -1 is not allowed: it must be at least 0"),
+    ],
+)
+def test_bad_config_names_key_value_and_what_is_allowed(config, expected):
+    with pytest.raises(ConfigError) as error:
+        validate_config(config, SCHEMA)
+    assert expected in str(error.value)

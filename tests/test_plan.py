@@ -1,0 +1,122 @@
+"""Planning: image numbering, clip plans, recipes, seeds and the attempt history."""
+
+from pathlib import Path
+
+from aibeats.config import validate_config
+from aibeats.history import planned_attempt, record_attempt, recorded_attempt
+from aibeats.plan import (
+    Project,
+    image_prompt,
+    images_of_modifier,
+    modifier_of_image,
+    modifier_of_track,
+    plan_clip_animations,
+)
+from aibeats.seeds import derive_seed
+
+SCHEMA = Path(__file__).resolve().parent.parent / "schemas" / "config.schema.yaml"
+
+
+def project(tmp_path, **sections) -> Project:
+    return Project(validate_config({"project_dir": str(tmp_path), **sections}, SCHEMA))
+
+
+def test_images_take_the_modifiers_in_turn():
+    assert [modifier_of_image(j, 3) for j in range(1, 8)] == [0, 1, 2, 0, 1, 2, 0]
+    assert images_of_modifier(1, n_images=3, n_modifiers=3) == [2, 5, 8]
+
+
+def test_raising_n_images_only_appends_image_numbers():
+    for n_modifiers in (1, 2, 5):
+        before = {j: modifier_of_image(j, n_modifiers) for j in range(1, 4 * n_modifiers + 1)}
+        after = {j: modifier_of_image(j, n_modifiers) for j in range(1, 5 * n_modifiers + 1)}
+        assert {j: after[j] for j in before} == before
+        for m in range(n_modifiers):
+            old = images_of_modifier(m, 4, n_modifiers)
+            assert images_of_modifier(m, 5, n_modifiers)[:4] == old
+
+
+def test_tracks_cycle_through_the_modifiers():
+    assert [modifier_of_track(i, 2) for i in range(1, 6)] == [0, 1, 0, 1, 0]
+
+
+def test_image_prompt_joins_prompt_and_modifier():
+    assert image_prompt("Mystical Landscape", "oil painting") == "Mystical Landscape, oil painting."
+
+
+def test_clip_plan_covers_the_clip_exactly_and_cuts_only_the_last():
+    plan = plan_clip_animations(seed=7, animations=[1, 3, 5], frames_per_animation=12, clip_frames=30)
+    assert [frames for _, frames in plan] == [12, 12, 6]
+    assert sorted(j for j, _ in plan) != [1, 1, 3]
+    assert len({j for j, _ in plan}) == 3
+
+
+def test_clip_plan_cycles_when_animations_run_out():
+    plan = plan_clip_animations(seed=7, animations=[2, 4], frames_per_animation=10, clip_frames=45)
+    order = [j for j, _ in plan]
+    assert order == order[:2] * 2 + order[:1]
+    assert sum(frames for _, frames in plan) == 45
+
+
+def test_clip_plan_is_a_seeded_shuffle():
+    animations = list(range(1, 30))
+    plans = {tuple(j for j, _ in plan_clip_animations(s, animations, 1, 29)) for s in range(5)}
+    assert len(plans) == 5
+    assert plan_clip_animations(3, animations, 1, 29) == plan_clip_animations(3, animations, 1, 29)
+
+
+def test_adding_an_animation_keeps_the_order_of_the_others():
+    before = [j for j, _ in plan_clip_animations(11, [1, 3, 5, 7], 1, 4)]
+    after = [j for j, _ in plan_clip_animations(11, [1, 3, 5, 7, 9], 1, 5)]
+    assert [j for j in after if j != 9] == before
+
+
+def test_derived_seeds_differ_by_stage_index_and_attempt_and_fit_32_bits():
+    seeds = {derive_seed(42, stage, index, attempt)
+             for stage in ("image", "video") for index in range(1, 20) for attempt in range(3)}
+    assert len(seeds) == 2 * 19 * 3
+    assert all(0 <= s < 2**32 for s in seeds)
+    assert derive_seed(42, "image", 3, 0) == derive_seed(42, "image", 3, 0)
+
+
+def test_history_rerolls_deleted_items_only(tmp_path):
+    history = tmp_path / "history"
+    assert planned_attempt(history, "img_3", output_exists=False, pinned={}) == 0
+    record_attempt(history, "img_3", 0, seed=123)
+    assert recorded_attempt(history, "img_3") == 0
+    assert planned_attempt(history, "img_3", output_exists=True, pinned={}) == 0
+    assert planned_attempt(history, "img_3", output_exists=False, pinned={}) == 1
+    record_attempt(history, "img_3", 1, seed=456)
+    assert planned_attempt(history, "img_3", output_exists=False, pinned={}) == 2
+    assert planned_attempt(history, "img_3", output_exists=False, pinned={"img_3": 0}) == 0
+    assert [p.name for p in history.iterdir()] == ["img_3.json"]
+
+
+def test_recipes_hold_what_shapes_each_output(tmp_path):
+    p = project(tmp_path, image={"prompt_modifiers": ["a", "b"], "n_images": 2})
+    image = p.recipe("image", 3, attempt=0)
+    assert image["prompt"] == "Mystical Landscape, a."
+    assert image["seed"] == derive_seed(42, "image", 3, 0)
+    assert p.recipe("image", 3, attempt=1)["seed"] != image["seed"]
+    assert "device" not in p.recipe("video", 1, 0)
+    assert p.recipe("video", 1, 0)["motion_bucket_id"] == 127
+
+
+def test_clip_recipe_uses_its_tracks_modifier_and_covers_the_music(tmp_path):
+    p = project(tmp_path, image={"prompt_modifiers": ["a", "b"], "n_images": 3},
+                video={"num_frames": 4, "n_continuations": 2, "loop_video": True, "video_fps": 6},
+                music={"music_duration": 5}, audio_clip={"n_music_loops": 2})
+    recipe = p.recipe("audio_clip", 2, attempt=0)
+    # 4 + 3 frames forward, 12 with the way back; 5 s x 2 loops x 6 fps = 60 frames.
+    assert sum(frames for _, frames in recipe["animations"]) == 60
+    assert {name for name, _ in recipe["animations"]} == {"anim_2.mp4", "anim_4.mp4", "anim_6.mp4"}
+    assert [frames for _, frames in recipe["animations"]] == [12] * 5
+    assert p.clip_animations(2) == [tmp_path / "lofi" / "animations" / f"anim_{j}.mp4" for j in (2, 4, 6)]
+
+
+def test_outputs_by_stage_lists_every_file(tmp_path):
+    p = project(tmp_path, music={"n_music": 2}, image={"prompt_modifiers": ["a", "b", "c"], "n_images": 2})
+    outputs = p.outputs_by_stage()
+    assert [path.name for path in outputs["music_continuation"]] == ["track_1_ext.wav", "track_2_ext.wav"]
+    assert [path.name for path in outputs["video"]] == [f"anim_{j}.mp4" for j in range(1, 7)]
+    assert outputs["image"][0] == tmp_path / "lofi" / "images" / "img_1.png"

@@ -1,0 +1,103 @@
+"""The offline demo end to end: every output exists with the right durations, sizes and frame counts."""
+
+from pathlib import Path
+
+import pytest
+from aibeats.animation import animation_frame_count
+from aibeats.audio import read_wav
+from aibeats.video_io import probe
+from workflow import demo_config, planned_jobs
+
+from aibeats.config import validate_config
+from aibeats.plan import Project
+
+pytestmark = pytest.mark.slow
+SCHEMA = Path(__file__).resolve().parent.parent / "schemas" / "config.schema.yaml"
+
+
+def demo_project() -> Project:
+    return Project(validate_config(demo_config(), SCHEMA))
+
+
+def test_demo_writes_every_file_of_every_stage(demo_run):
+    project = demo_project()
+    outputs = project.outputs_by_stage()
+    assert [len(outputs[s]) for s in ("music", "music_continuation", "image", "video", "audio_clip")] == [2, 2, 4, 4, 2]
+    for paths in outputs.values():
+        for path in paths:
+            assert (demo_run / path).stat().st_size > 0, path
+    # one animation per image, named like it
+    images = sorted(p.stem.split("_")[1] for p in (demo_run / project.root / "images").glob("img_*.png"))
+    animations = sorted(p.stem.split("_")[1] for p in (demo_run / project.root / "animations").glob("anim_*.mp4"))
+    assert images == animations == ["1", "2", "3", "4"]
+
+
+def test_tracks_have_the_model_rate_and_extensions_last_music_duration(demo_run):
+    project = demo_project()
+    music = project.config["music"]
+    for i in project.track_indices:
+        track, rate = read_wav(demo_run / project.track(i))
+        assert rate == 32000
+        # initial_music_tokens 103 -> 100 codec frames at 50 frames/s: 2 s
+        assert len(track) == 2 * rate
+        extended, rate = read_wav(demo_run / project.track_ext(i))
+        assert rate == 32000
+        assert len(extended) == music["music_duration"] * rate
+
+
+def test_animations_play_forward_then_back_at_video_fps(demo_run):
+    project = demo_project()
+    video = project.config["video"]
+    expected_frames = animation_frame_count(video["num_frames"], video["n_continuations"], video["loop_video"])
+    assert expected_frames == 2 * (4 + 3) - 2
+    for j in project.image_indices:
+        info = probe(demo_run / project.animation(j))
+        assert info.n_frames == expected_frames
+        assert info.fps == video["video_fps"]
+        # 64x128 images keep their aspect ratio at max_side 128
+        assert (info.width, info.height) == (128, 64)
+        assert info.video_codec == "h264" and info.pix_fmt == "yuv420p"
+
+
+def test_clips_last_music_duration_times_loops(demo_run):
+    project = demo_project()
+    fps = project.config["video"]["video_fps"]
+    seconds = project.config["music"]["music_duration"] * project.config["audio_clip"]["n_music_loops"]
+    for i in project.track_indices:
+        info = probe(demo_run / project.clip(i))
+        assert info.n_frames == seconds * fps
+        assert abs(info.video_seconds - seconds) <= 1 / fps
+        assert abs(info.audio_seconds - seconds) <= 1 / fps
+        assert (info.video_codec, info.audio_codec) == ("h264", "aac")
+
+
+def test_deleting_an_image_plans_exactly_it_its_animation_and_the_clips_that_use_it(demo_copy):
+    project = demo_project()
+    (demo_copy / project.image(3)).unlink()
+    users = {f"clip_{i}.mp4" for i in project.track_indices
+             if "anim_3.mp4" in {name for name, _ in project.clip_recipe(i, 0)["animations"]}}
+    assert users
+    expected = {("generate_image", "img_3.png"), ("animate_image", "anim_3.mp4")}
+    expected |= {("assemble_clip", clip) for clip in users}
+    assert planned_jobs(demo_copy) == expected
+
+
+def test_a_finished_demo_has_nothing_left_to_do(demo_copy):
+    assert planned_jobs(demo_copy) == set()
+
+
+@pytest.mark.parametrize(
+    ("target", "rule", "count"),
+    [("music", "generate_track", 2), ("music_continuation", "extend_track", 2), ("image", "generate_image", 4),
+     ("video", "animate_image", 4), ("audio_clip", "assemble_clip", 2)],
+)
+def test_stage_targets_plan_their_stage(demo_copy, target, rule, count):
+    project = demo_project()
+    for paths in project.outputs_by_stage().values():
+        for path in paths:
+            (demo_copy / path).unlink()
+    jobs = planned_jobs(demo_copy, target)
+    assert len([job for job in jobs if job[0] == rule]) == count
+    # a stage target plans only its stage and what that stage is made from
+    later = {"generate_track": 0, "extend_track": 1, "generate_image": 2, "animate_image": 3, "assemble_clip": 4}
+    assert all(later[r] <= later[rule] for r, _ in jobs if r in later)
