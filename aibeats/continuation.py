@@ -1,0 +1,66 @@
+"""How to extend a track with MusicGen: the windowing arithmetic and the join, without a model."""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+# Lengths below this many seconds count as equal: summing window lengths in floating point must not leave a
+# sliver of a window (a femtosecond short of the target) to generate.
+_SECONDS_TOLERANCE = 1e-9
+
+
+@dataclass(frozen=True)
+class ContinuationWindow:
+    """One generation: the last prompt_seconds of the audio so far as its prompt, then new_seconds of new music."""
+
+    prompt_seconds: float
+    new_seconds: float
+
+
+def plan_continuation_windows(initial_seconds: float, target_seconds: float, max_continuation_seconds: float,
+                              prompt_seconds: float) -> list[ContinuationWindow]:
+    """The windows that extend a track of initial_seconds to target_seconds, in order.
+
+    Each window holds at most max_continuation_seconds of audio, its prompt included; a track shorter than
+    prompt_seconds is its own prompt. The last window adds only what is still missing.
+    """
+    if not 0 < prompt_seconds < max_continuation_seconds:
+        raise ValueError(f"prompt_seconds ({prompt_seconds}) must be above 0 and below max_continuation_seconds "
+                         f"({max_continuation_seconds}): each window holds the prompt plus some new music")
+    if target_seconds - initial_seconds <= _SECONDS_TOLERANCE:
+        return []
+    if initial_seconds <= 0:
+        raise ValueError("an empty track cannot be continued: there is no audio to use as a prompt")
+    windows = []
+    seconds_so_far = initial_seconds
+    while target_seconds - seconds_so_far > _SECONDS_TOLERANCE:
+        prompt = min(prompt_seconds, seconds_so_far)
+        new = min(max_continuation_seconds - prompt, target_seconds - seconds_so_far)
+        windows.append(ContinuationWindow(prompt_seconds=prompt, new_seconds=new))
+        seconds_so_far += new
+    return windows
+
+
+def join_continuation(existing: np.ndarray, window_audio: np.ndarray, prompt_samples: int,
+                      crossfade_samples: int) -> np.ndarray:
+    """existing followed by the new part of window_audio, whose first prompt_samples re-encode existing's end.
+
+    MusicGen returns the prompt re-encoded by EnCodec: close to the input, but not equal to it, and the new
+    music continues from the re-encoded version. Cutting straight from existing to the new part would jump by
+    the re-encoding error, an audible click. Instead the last crossfade_samples of existing fade into the
+    matching end of the re-encoded prompt, so the new part follows on from the very signal it was generated
+    after. The fade is linear rather than equal-power: both sides are the same music (strongly correlated),
+    so their amplitudes add and a linear fade keeps the level steady, where equal-power gains would swell the
+    middle of the fade by up to 3 dB.
+    """
+    existing = np.asarray(existing, dtype=np.float32)
+    window_audio = np.asarray(window_audio, dtype=np.float32)
+    if not 0 <= prompt_samples <= min(len(existing), len(window_audio)):
+        raise ValueError(f"prompt_samples ({prompt_samples}) must fit in both the existing audio "
+                         f"({len(existing)} samples) and the window ({len(window_audio)} samples)")
+    crossfade_samples = max(0, min(crossfade_samples, prompt_samples))
+    keep = len(existing) - crossfade_samples
+    # The fade-in gain runs strictly between 0 and 1, so neither side's edge sample repeats at full weight.
+    fade_in = (np.arange(1, crossfade_samples + 1, dtype=np.float32) / np.float32(crossfade_samples + 1))
+    faded = existing[keep:] * (1 - fade_in) + window_audio[prompt_samples - crossfade_samples:prompt_samples] * fade_in
+    return np.concatenate([existing[:keep], faded, window_audio[prompt_samples:]]).astype(np.float32)

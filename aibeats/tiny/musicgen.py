@@ -1,0 +1,101 @@
+"""A tiny, randomly initialised MusicGen that loads through the same calls as facebook/musicgen-small."""
+
+import secrets
+import shutil
+from pathlib import Path
+
+import torch
+from transformers import (
+    EncodecConfig,
+    EncodecFeatureExtractor,
+    GenerationConfig,
+    MusicgenConfig,
+    MusicgenDecoderConfig,
+    MusicgenForConditionalGeneration,
+    MusicgenProcessor,
+    T5Config,
+    T5Tokenizer,
+)
+
+# musicgen-small's audio format: EnCodec at 32 kHz with a hop of 8*5*4*4 = 640 samples (50 frames per second),
+# 2048 codes per codebook and 4 codebooks (2.2 kbps = 4 codebooks * 11 bits * 50 frames/s).
+SAMPLING_RATE = 32000
+UPSAMPLING_RATIOS = [8, 5, 4, 4]
+CODEBOOK_SIZE = 2048
+NUM_CODEBOOKS = 4
+TARGET_BANDWIDTH_KBPS = 2.2
+# The decoder's start and padding token sits just past the real codes, as in musicgen-small.
+SPECIAL_AUDIO_TOKEN = CODEBOOK_SIZE
+HIDDEN_SIZE = 16
+# Fixed so that two builds give byte-identical weights, and the demo's outputs are reproducible.
+INIT_SEED = 0
+
+# Enough pieces to tokenize any lower-case prompt: unknown words fall back to single letters.
+_WORDS = ["lo", "fi", "music", "with", "a", "soothing", "melody", "beat", "piano", "jazz", "ambient", "drums"]
+_LETTERS = "abcdefghijklmnopqrstuvwxyz0123456789-,.'"
+
+
+def _tokenizer() -> T5Tokenizer:
+    """A T5 tokenizer built from a vocab list: no sentencepiece model file is needed offline."""
+    pieces = [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0), ("\u2581", -2.0)]
+    pieces += [("\u2581" + word, -1.0) for word in _WORDS]
+    pieces += [(letter, -3.0) for letter in _LETTERS]
+    pieces += [("\u2581" + letter, -2.5) for letter in _LETTERS]
+    return T5Tokenizer(vocab=pieces, extra_ids=0)
+
+
+def _config(text_vocab_size: int) -> MusicgenConfig:
+    text_encoder = T5Config(vocab_size=text_vocab_size, d_model=HIDDEN_SIZE, d_kv=8, d_ff=32, num_layers=1,
+                            num_heads=2, decoder_start_token_id=0, pad_token_id=0, eos_token_id=1)
+    audio_encoder = EncodecConfig(sampling_rate=SAMPLING_RATE, upsampling_ratios=UPSAMPLING_RATIOS,
+                                  codebook_size=CODEBOOK_SIZE, target_bandwidths=[TARGET_BANDWIDTH_KBPS],
+                                  hidden_size=HIDDEN_SIZE, num_filters=4, num_lstm_layers=1, use_causal_conv=False,
+                                  use_conv_shortcut=False)
+    decoder = MusicgenDecoderConfig(vocab_size=CODEBOOK_SIZE, num_codebooks=NUM_CODEBOOKS, hidden_size=HIDDEN_SIZE,
+                                    ffn_dim=32, num_hidden_layers=1, num_attention_heads=2,
+                                    max_position_embeddings=2048, pad_token_id=SPECIAL_AUDIO_TOKEN,
+                                    bos_token_id=SPECIAL_AUDIO_TOKEN)
+    return MusicgenConfig(text_encoder=text_encoder, audio_encoder=audio_encoder, decoder=decoder)
+
+
+def _generation_config() -> GenerationConfig:
+    # musicgen-small's generation defaults: sampled top-k 250 with classifier-free guidance 3.0.
+    return GenerationConfig(do_sample=True, top_k=250, guidance_scale=3.0, max_length=1500,
+                            decoder_start_token_id=SPECIAL_AUDIO_TOKEN, bos_token_id=SPECIAL_AUDIO_TOKEN,
+                            pad_token_id=SPECIAL_AUDIO_TOKEN)
+
+
+def build_tiny_musicgen(out_dir: Path) -> None:
+    """Save a tiny MusicgenForConditionalGeneration and its MusicgenProcessor into out_dir."""
+    out_dir = Path(out_dir)
+    tokenizer = _tokenizer()
+    processor = MusicgenProcessor(
+        feature_extractor=EncodecFeatureExtractor(feature_size=1, sampling_rate=SAMPLING_RATE, padding_side="left",
+                                                  return_attention_mask=True),
+        tokenizer=tokenizer)
+    # The constructor's initialisers take no generator and draw from the global one: seed it, inside a fork so
+    # that the caller's random state is left as it was.
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(INIT_SEED)
+        model = MusicgenForConditionalGeneration(_config(len(tokenizer)))
+        # EnCodec's codebooks start as zeros (training fills them by k-means): left so, every code would decode
+        # to the same sound, and the audio would not depend on the generated tokens or the seed at all.
+        with torch.no_grad():
+            for quantizer_layer in model.audio_encoder.quantizer.layers:
+                quantizer_layer.codebook.embed.normal_()
+                quantizer_layer.codebook.embed_avg.copy_(quantizer_layer.codebook.embed)
+                quantizer_layer.codebook.cluster_size.fill_(1)
+    model.generation_config = _generation_config()
+
+    # Written beside out_dir and renamed at the end: a killed build leaves only a hidden `.NAME.tmp-*` folder,
+    # never one at out_dir that looks finished.
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    partial = out_dir.with_name(f".{out_dir.name}.tmp-{secrets.token_hex(6)}")
+    try:
+        model.save_pretrained(partial)
+        processor.save_pretrained(partial)
+        shutil.rmtree(out_dir, ignore_errors=True)
+        partial.rename(out_dir)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
