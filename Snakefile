@@ -19,6 +19,15 @@ rule all:
         [path for paths in PROJECT.outputs_by_stage().values() for path in paths],
 
 
+# Warm model workers exit when the workflow ends, whatever its outcome.
+onsuccess:
+    stop_workers(WORKERS)
+
+
+onerror:
+    stop_workers(WORKERS)
+
+
 include: "rules/targets.smk"
 include: "rules/tiny_models.smk"
 include: "rules/music.smk"

@@ -72,6 +72,10 @@ class Project:
         return self.root / "history"
 
     @property
+    def workers_dir(self) -> Path:
+        return self.root / ".workers"
+
+    @property
     def track_indices(self) -> list[int]:
         return list(range(1, self.config["music"]["n_music"] + 1))
 

@@ -1,15 +1,36 @@
-"""One function per stage: load the model, make one item from its recipe, write it with its provenance.
+"""One function per stage: make one item from its recipe with a loaded model, write it with its provenance.
 
-Every function records the attempt it used only after the output is in place, so a failed job leaves the
-history as it was and the next run retries the same attempt.
+Loading is separate from making so that a warm worker (aibeats.workers) loads a model once and makes many
+items with it, through the very same functions a job uses in-process. Each maker records the attempt it
+used only after its output is in place: a failed job leaves the history as it was, and the next run retries
+the same attempt.
 """
 
 from pathlib import Path
 
-from aibeats.devices import resolve_device
 from aibeats.errors import MediaError
 from aibeats.history import record_attempt
 from aibeats.provenance import make_recipe
+
+# The model family each generating stage needs: both music stages use the same MusicGen model.
+FAMILY_OF_STAGE = {"music": "music", "music_continuation": "music", "image": "image", "video": "video"}
+
+
+def load_model(family: str, model_id: str, device: str):
+    """Load a model family's model on a device (already resolved: cpu, cuda or mps)."""
+    if family == "music":
+        from aibeats.music import load_music_model
+
+        return load_music_model(model_id, device)
+    if family == "image":
+        from aibeats.images import load_image_pipeline
+
+        return load_image_pipeline(model_id, device)
+    if family == "video":
+        from aibeats.animation import load_video_pipeline
+
+        return load_video_pipeline(model_id, device)
+    raise ValueError(f"unknown model family {family!r}")
 
 
 def _open_image(path: Path):
@@ -26,20 +47,19 @@ def _finish(history_dir: Path, output: Path, recipe: dict) -> None:
     record_attempt(history_dir, Path(output).name.split(".")[0], recipe["attempt"], recipe["seed"])
 
 
-def make_track(recipe: dict, device: str, output: Path, history_dir: Path) -> None:
+def make_track(model, recipe: dict, inputs: dict, output: Path, history_dir: Path) -> None:
     from aibeats import audio, music
 
-    model = music.load_music_model(recipe["model_id"], resolve_device(device))
     samples = music.generate_track(model, recipe["prompt"], recipe["initial_music_tokens"], recipe["seed"])
     audio.write_wav(output, samples, model.sampling_rate, make_recipe("music", **recipe))
     _finish(history_dir, output, recipe)
 
 
-def make_track_ext(recipe: dict, device: str, track: Path, output: Path, history_dir: Path) -> None:
+def make_track_ext(model, recipe: dict, inputs: dict, output: Path, history_dir: Path) -> None:
     from aibeats import audio, music
 
+    track = inputs["track"]
     samples, sampling_rate = audio.read_wav(track)
-    model = music.load_music_model(recipe["model_id"], resolve_device(device))
     if sampling_rate != model.sampling_rate:
         raise MediaError(f"{track}: sampled at {sampling_rate} Hz, but {recipe['model_id']} works at "
                          f"{model.sampling_rate} Hz; delete it to regenerate it with this model")
@@ -50,29 +70,30 @@ def make_track_ext(recipe: dict, device: str, track: Path, output: Path, history
     _finish(history_dir, output, recipe)
 
 
-def make_image(recipe: dict, device: str, output: Path, history_dir: Path) -> None:
+def make_image(model, recipe: dict, inputs: dict, output: Path, history_dir: Path) -> None:
     from aibeats import images
     from aibeats.provenance import save_png
 
-    pipe = images.load_image_pipeline(recipe["model_id"], resolve_device(device))
-    image = images.generate_image(pipe, recipe["prompt"], recipe["inference_steps"], recipe["height"],
+    image = images.generate_image(model, recipe["prompt"], recipe["inference_steps"], recipe["height"],
                                   recipe["width"], recipe["seed"])
     save_png(image, output, make_recipe("image", **recipe))
     _finish(history_dir, output, recipe)
 
 
-def make_animation(recipe: dict, device: str, image_path: Path, output: Path, history_dir: Path) -> None:
+def make_animation(model, recipe: dict, inputs: dict, output: Path, history_dir: Path) -> None:
     from aibeats import animation, video_io
 
-    image = _open_image(image_path)
-    pipe = animation.load_video_pipeline(recipe["model_id"], resolve_device(device))
+    image = _open_image(inputs["image"])
     settings = {k: recipe[k] for k in ("max_side", "num_frames", "n_continuations", "loop_video",
                                        "decode_chunk_size", "motion_bucket_id", "noise_aug_strength",
                                        "inference_steps", "seed")}
-    frames = animation.animate_image(pipe, image, fps=recipe["video_fps"], **settings)
+    frames = animation.animate_image(model, image, fps=recipe["video_fps"], **settings)
     video_io.write_animation(frames, output, recipe["video_fps"],
-                             make_recipe("video", source=str(image_path), **recipe))
+                             make_recipe("video", source=str(inputs["image"]), **recipe))
     _finish(history_dir, output, recipe)
+
+
+MAKERS = {"music": make_track, "music_continuation": make_track_ext, "image": make_image, "video": make_animation}
 
 
 def make_clip(recipe: dict, track: Path, animations: list[Path], output: Path, history_dir: Path) -> None:

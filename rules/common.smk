@@ -3,6 +3,7 @@ from pathlib import Path
 
 from aibeats.config import validate_config
 from aibeats.plan import Project
+from aibeats.workers import stop_workers
 
 # Updated in place: scripts read the same (validated, default-filled) dict as snakemake.config.
 config.update(validate_config(config, Path(workflow.basedir) / "schemas" / "config.schema.yaml"))
@@ -10,6 +11,7 @@ config.update(validate_config(config, Path(workflow.basedir) / "schemas" / "conf
 PROJECT = Project(config)
 ROOT = str(PROJECT.root)
 HISTORY = str(PROJECT.history_dir)
+WORKERS = str(PROJECT.workers_dir)
 
 
 wildcard_constraints:

@@ -9,6 +9,7 @@ rule generate_image:
     params:
         recipe=recipe("image"),
         history=HISTORY,
+        workers=WORKERS,
     log:
         f"{ROOT}/logs/images/img_{{j}}.log",
     resources:

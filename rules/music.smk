@@ -9,6 +9,7 @@ rule generate_track:
     params:
         recipe=recipe("music"),
         history=HISTORY,
+        workers=WORKERS,
     log:
         f"{ROOT}/logs/music/track_{{i}}.log",
     resources:

@@ -10,6 +10,7 @@ rule extend_track:
     params:
         recipe=recipe("music_continuation"),
         history=HISTORY,
+        workers=WORKERS,
     log:
         f"{ROOT}/logs/music/track_{{i}}_ext.log",
     resources:

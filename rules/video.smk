@@ -10,6 +10,7 @@ rule animate_image:
     params:
         recipe=recipe("video"),
         history=HISTORY,
+        workers=WORKERS,
     log:
         f"{ROOT}/logs/animations/anim_{{j}}.log",
     resources:

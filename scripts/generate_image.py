@@ -4,9 +4,11 @@ import sys
 # The package lives beside scripts/; in a stage's conda env it is not installed, so put it on the path.
 sys.path.insert(0, f"{snakemake.scriptdir}/..")
 
+from aibeats.generate import generate
 from aibeats.jobs import run_job
-from aibeats.stages import make_image
 
-# The device comes from the config rather than params: see generate_track.py.
-run_job(snakemake.log[0], lambda: make_image(
-    snakemake.params.recipe, snakemake.config["image"]["device"], snakemake.output[0], snakemake.params.history))
+# The device and the workers settings come from the config rather than params: see generate_track.py.
+run_job(snakemake.log[0], lambda: generate(
+    "image", snakemake.params.recipe, {}, snakemake.output[0], snakemake.params.history,
+    device=snakemake.config["image"]["device"], workers=snakemake.config["workers"],
+    workers_dir=snakemake.params.workers))
