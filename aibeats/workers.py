@@ -116,6 +116,7 @@ def serve(family: str, model_id: str, device: str, path: Path, workers_dir: Path
     with suppress(FileNotFoundError):
         path.unlink()
     listener.bind(str(path))
+    bound_inode = path.stat().st_ino
     listener.listen(64)
     listener.settimeout(idle_timeout)
     if device_lock is not None:
@@ -137,6 +138,8 @@ def serve(family: str, model_id: str, device: str, path: Path, workers_dir: Path
                 if request is None:
                     continue
                 if request["op"] == "shutdown":
+                    # Gone from the socket before answering: whoever asked may start a replacement at once.
+                    _close_listener(listener, path, bound_inode)
                     _send(connection, {"ok": True})
                     print(f"asked to stop after {served} requests", flush=True)
                     return
@@ -157,11 +160,17 @@ def serve(family: str, model_id: str, device: str, path: Path, workers_dir: Path
                 with suppress(OSError):
                     _send(connection, reply)
     finally:
-        # Remove the socket only if it is still ours (a replacement worker may have bound the path).
-        with suppress(OSError):
-            if path.stat().st_ino == os.fstat(listener.fileno()).st_ino:
-                path.unlink()
-        listener.close()
+        _close_listener(listener, path, bound_inode)
+
+
+def _close_listener(listener: socket.socket, path: Path, bound_inode: int) -> None:
+    if listener.fileno() == -1:
+        return
+    # Remove the socket file only if it is still ours (a replacement worker may have bound the path).
+    with suppress(OSError):
+        if path.stat().st_ino == bound_inode:
+            path.unlink()
+    listener.close()
 
 
 # ---------------------------------------------------------------------------------------------- client side
