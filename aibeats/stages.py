@@ -6,6 +6,7 @@ used only after its output is in place: a failed job leaves the history as it wa
 the same attempt.
 """
 
+import importlib
 from pathlib import Path
 
 from aibeats.errors import MediaError
@@ -16,21 +17,15 @@ from aibeats.provenance import make_recipe
 FAMILY_OF_STAGE = {"music": "music", "music_continuation": "music", "image": "image", "video": "video"}
 
 
+# Where each family's loader lives; imported on demand, so a process only imports the libraries it uses.
+LOADERS = {"music": "aibeats.music:load_music_model", "image": "aibeats.images:load_image_pipeline",
+           "video": "aibeats.animation:load_video_pipeline"}
+
+
 def load_model(family: str, model_id: str, device: str):
     """Load a model family's model on a device (already resolved: cpu, cuda or mps)."""
-    if family == "music":
-        from aibeats.music import load_music_model
-
-        return load_music_model(model_id, device)
-    if family == "image":
-        from aibeats.images import load_image_pipeline
-
-        return load_image_pipeline(model_id, device)
-    if family == "video":
-        from aibeats.animation import load_video_pipeline
-
-        return load_video_pipeline(model_id, device)
-    raise ValueError(f"unknown model family {family!r}")
+    module, function = LOADERS[family].split(":")
+    return getattr(importlib.import_module(module), function)(model_id, device)
 
 
 def _open_image(path: Path):
