@@ -74,7 +74,7 @@ def test_given_values_are_kept_and_the_input_is_not_modified():
         ({"video": {"loop_video": "yes"}},
          "config key video.loop_video = 'yes' is not allowed: it must be true or false"),
         ({"music": {"device": "gpu"}},
-         "config key music.device = 'gpu' is not allowed: it must be one of 'auto', 'cpu', 'cuda', 'mps'"),
+         "config key music.device = 'gpu' is not allowed: it must be auto, cpu, mps, cuda or cuda:N"),
         ({"image": {"height": 100}}, "config key image.height = 100 is not allowed: it must be a multiple of 8"),
         ({"attempts": {"image_3": 1}},
          "config key attempts = 'image_3' is not allowed: it must be an output's file name without extension"),
