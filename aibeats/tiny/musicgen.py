@@ -1,7 +1,5 @@
 """A tiny, randomly initialised MusicGen that loads through the same calls as facebook/musicgen-small."""
 
-import secrets
-import shutil
 from pathlib import Path
 
 import torch
@@ -16,6 +14,8 @@ from transformers import (
     T5Config,
     T5Tokenizer,
 )
+
+from aibeats.tiny.saving import saved_atomically
 
 # musicgen-small's audio format: EnCodec at 32 kHz with a hop of 8*5*4*4 = 640 samples (50 frames per second),
 # 2048 codes per codebook and 4 codebooks (2.2 kbps = 4 codebooks * 11 bits * 50 frames/s).
@@ -87,15 +87,6 @@ def build_tiny_musicgen(out_dir: Path) -> None:
                 quantizer_layer.codebook.cluster_size.fill_(1)
     model.generation_config = _generation_config()
 
-    # Written beside out_dir and renamed at the end: a killed build leaves only a hidden `.NAME.tmp-*` folder,
-    # never one at out_dir that looks finished.
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    partial = out_dir.with_name(f".{out_dir.name}.tmp-{secrets.token_hex(6)}")
-    try:
-        model.save_pretrained(partial)
-        processor.save_pretrained(partial)
-        shutil.rmtree(out_dir, ignore_errors=True)
-        partial.rename(out_dir)
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
+    with saved_atomically(out_dir) as folder:
+        model.save_pretrained(folder)
+        processor.save_pretrained(folder)

@@ -1,0 +1,54 @@
+"""Animating an image with Stable Video Diffusion: frame arithmetic (pure) and the model code."""
+
+from aibeats.pretrained import generator_for, pretrained_options
+
+
+def fit_video_size(image_width: int, image_height: int, max_side: int, multiple: int = 64) -> tuple[int, int]:
+    """(width, height) of the animation: the longer side is max_side, the other keeps the image's aspect
+    ratio; both are multiples of `multiple` (SVD's VAE and UNet divide the size by 64 at full scale)."""
+    long_side, short_side = max(image_width, image_height), min(image_width, image_height)
+    short = max(multiple, round(max_side * short_side / long_side / multiple) * multiple)
+    return (max_side, short) if image_width >= image_height else (short, max_side)
+
+
+def animation_frame_count(num_frames: int, n_continuations: int, loop_video: bool) -> int:
+    """Frames of an animation: the first segment's num_frames, then num_frames - 1 per continuation (its first
+    frame repeats the previous segment's last); looping plays it back without repeating the turning frames."""
+    forward = num_frames + (n_continuations - 1) * (num_frames - 1)
+    return 2 * forward - 2 if loop_video else forward
+
+
+def loop_frames(frames: list) -> list:
+    """Forward then backward, f0..fN-1 then fN-2..f1: played in a loop, no frame shows twice in a row."""
+    return list(frames) + list(frames[-2:0:-1])
+
+
+def load_video_pipeline(model_id: str, device: str):
+    """The image-to-video pipeline of a hub id or a local folder, on the device (already resolved)."""
+    from diffusers import StableVideoDiffusionPipeline
+
+    pipe = StableVideoDiffusionPipeline.from_pretrained(model_id, **pretrained_options(model_id, device)).to(device)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def animate_image(pipe, image, *, max_side: int, num_frames: int, n_continuations: int, loop_video: bool, fps: int,
+                  decode_chunk_size: int, motion_bucket_id: int, noise_aug_strength: float, inference_steps: int,
+                  seed: int) -> list:
+    """The frames of one animation (PIL images, all of the fitted size)."""
+    from PIL import Image
+
+    width, height = fit_video_size(image.width, image.height, max_side)
+    start = image.convert("RGB").resize((width, height), Image.Resampling.LANCZOS)
+    # One generator for every segment: the continuation's noise follows on from the first segment's.
+    generator = generator_for(str(pipe.device), seed)
+    frames: list = []
+    for segment in range(n_continuations):
+        # height and width always given: the pipeline otherwise assumes 576x1024 whatever the image
+        segment_frames = pipe(start, height=height, width=width, num_frames=num_frames,
+                              num_inference_steps=inference_steps, decode_chunk_size=decode_chunk_size,
+                              motion_bucket_id=motion_bucket_id, noise_aug_strength=noise_aug_strength, fps=fps,
+                              generator=generator).frames[0]
+        frames += segment_frames if segment == 0 else segment_frames[1:]
+        start = segment_frames[-1]
+    return loop_frames(frames) if loop_video else frames

@@ -1,0 +1,34 @@
+"""Options for `from_pretrained` shared by the diffusers pipelines: precision and weight variant."""
+
+from pathlib import Path
+
+from aibeats.devices import dtype_for
+
+
+def _has_fp16_files(model_id: str) -> bool:
+    folder = Path(model_id)
+    if not folder.is_dir():
+        # A hub id: the models this workflow names (sdxl-turbo, stable-video-diffusion) publish fp16 weights.
+        return True
+    return any(".fp16." in path.name for path in folder.rglob("*"))
+
+
+def pretrained_options(model_id: str, device: str) -> dict:
+    """dtype for the device, and the fp16 weight files where they exist (half the download and memory).
+
+    Asking a folder without fp16 files for that variant raises, so it is only asked where the files are.
+    """
+    import torch
+
+    dtype = dtype_for(device)
+    options = {"dtype": dtype}
+    if dtype == torch.float16 and _has_fp16_files(model_id):
+        options["variant"] = "fp16"
+    return options
+
+
+def generator_for(device: str, seed: int):
+    """A seeded torch.Generator where the pipeline draws its noise (on the CPU for mps, which has none)."""
+    import torch
+
+    return torch.Generator("cpu" if device.startswith("mps") else device).manual_seed(seed)
