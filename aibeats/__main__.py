@@ -14,9 +14,10 @@ def main(argv: list[str] | None = None) -> int:
     inspect.add_argument("files", nargs="+", type=Path)
     status = commands.add_parser(
         "status", help="per stage: what exists, what is missing, what a rerun would regenerate and why")
-    status.add_argument("snakemake_args", nargs=argparse.REMAINDER,
-                        help="arguments for snakemake, e.g. --profile profiles/demo or --configfile my.yaml")
-    args = parser.parse_args(argv)
+    status.epilog = "Other arguments go to snakemake, e.g. --profile profiles/demo or --configfile my.yaml."
+    args, snakemake_args = parser.parse_known_args(argv)
+    if snakemake_args and args.command != "status":
+        parser.error(f"unrecognized arguments: {' '.join(snakemake_args)}")
 
     try:
         if args.command == "inspect":
@@ -26,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             from aibeats.status import project_status
 
-            print(project_status(args.snakemake_args))
+            print(project_status(snakemake_args))
     except AiBeatsError as error:
         print(f"aibeats: {error}", file=sys.stderr)
         return 1

@@ -99,14 +99,16 @@ class Project:
     def clip(self, i: int) -> Path:
         return self.root / "clips" / f"clip_{i}.mp4"
 
+    def output(self, stage: str, index: int) -> Path:
+        paths = {"music": self.track, "music_continuation": self.track_ext, "image": self.image,
+                 "video": self.animation, "audio_clip": self.clip}
+        return paths[stage](index)
+
     def outputs_by_stage(self) -> dict[str, list[Path]]:
-        return {
-            "music": [self.track(i) for i in self.track_indices],
-            "music_continuation": [self.track_ext(i) for i in self.track_indices],
-            "image": [self.image(j) for j in self.image_indices],
-            "video": [self.animation(j) for j in self.image_indices],
-            "audio_clip": [self.clip(i) for i in self.track_indices],
-        }
+        return {stage: [self.output(stage, index) for index in indices]
+                for stage, indices in (("music", self.track_indices), ("music_continuation", self.track_indices),
+                                       ("image", self.image_indices), ("video", self.image_indices),
+                                       ("audio_clip", self.track_indices))}
 
     def attempt(self, output: str | Path) -> int:
         """The attempt for an output file, from the history, the pins in config and whether it exists."""
@@ -163,6 +165,6 @@ class Project:
 
     def clip_animations(self, i: int) -> list[Path]:
         """The animation files clip i is made of (each once), for the clip rule's input."""
-        recipe = self.clip_recipe(i, self.attempt(self.clip(i)))
+        recipe = self.clip_recipe(i, self.attempt(self.output("audio_clip", i)))
         names = sorted({name for name, _ in recipe["animations"]})
         return [self.root / "animations" / name for name in names]

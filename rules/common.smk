@@ -25,11 +25,15 @@ def tiny_model(model_id):
 
 
 def recipe(stage):
-    """A params function: the recipe of the item a job makes, with the attempt planned for its output."""
+    """A params function: the recipe of the item a job makes, with the attempt planned for its output.
 
-    def recipe_of_job(wildcards, output):
+    It takes only wildcards: Snakemake leaves params from functions of input or output out of its params
+    rerun trigger, which would make config edits invisible.
+    """
+
+    def recipe_of_job(wildcards):
         index = int(wildcards.get("i") or wildcards.get("j"))
-        return PROJECT.recipe(stage, index, PROJECT.attempt(output[0]))
+        return PROJECT.recipe(stage, index, PROJECT.attempt(PROJECT.output(stage, index)))
 
     return recipe_of_job
 
