@@ -1,6 +1,7 @@
 """Shared fixtures: one real run of the offline demo, reused by every end-to-end test."""
 
 import pytest
+
 from workflow import copy_run, copy_workflow, run_ok
 
 

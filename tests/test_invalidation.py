@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from workflow import demo_config, planned_jobs
 
 from aibeats.config import validate_config
 from aibeats.plan import Project
+
+from workflow import demo_config, planned_jobs
 
 pytestmark = pytest.mark.slow
 SCHEMA = Path(__file__).resolve().parent.parent / "schemas" / "config.schema.yaml"

@@ -1,15 +1,17 @@
 """Re-roll on delete, pinning, and reproducibility, on real runs of the demo models."""
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 import yaml
-from aibeats.provenance import read_recipe
-from workflow import copy_workflow, demo_config, run_ok
 
 from aibeats.config import validate_config
 from aibeats.plan import Project
+from aibeats.provenance import read_recipe
+
+from workflow import copy_workflow, demo_config, run_ok
 
 pytestmark = pytest.mark.slow
 SCHEMA = Path(__file__).resolve().parent.parent / "schemas" / "config.schema.yaml"
@@ -57,3 +59,15 @@ def test_two_fresh_runs_of_the_demo_give_identical_files(demo_run, tmp_path):
     assert sorted(first_files) == sorted(second_files)
     different = [name for name in first_files if first_files[name][0] != second_files[name][0]]
     assert different == []
+
+
+def test_workers_on_or_off_give_identical_files(demo_run, tmp_path):
+    """Warm workers change how fast files are made, never what is in them."""
+    in_process = copy_workflow(tmp_path / "in_process")
+    shutil.copytree(demo_run / "models", in_process / "models")
+    (in_process / "off.yaml").write_text(yaml.safe_dump({"workers": {"enabled": False}}))
+    run_ok(in_process, "--configfile", "profiles/demo/demo-config.yaml", "off.yaml")
+    assert not (in_process / DEMO.root / "logs" / "workers").exists()
+    with_workers, without = snapshot(demo_run), snapshot(in_process)
+    assert {name: content for name, (content, _) in with_workers.items()} == {
+        name: content for name, (content, _) in without.items()}

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from slurm.local_cluster import PARTITION, LocalSlurmCluster, missing_binaries
 from workflow import copy_workflow, demo_config
 

@@ -3,13 +3,14 @@
 from pathlib import Path
 
 import pytest
+
 from aibeats.animation import animation_frame_count
 from aibeats.audio import read_wav
-from aibeats.video_io import probe
-from workflow import demo_config, planned_jobs
-
 from aibeats.config import validate_config
 from aibeats.plan import Project
+from aibeats.video_io import probe
+
+from workflow import demo_config, planned_jobs
 
 pytestmark = pytest.mark.slow
 SCHEMA = Path(__file__).resolve().parent.parent / "schemas" / "config.schema.yaml"
