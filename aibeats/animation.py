@@ -6,8 +6,11 @@ from aibeats.pretrained import generator_for, pretrained_options
 def fit_video_size(image_width: int, image_height: int, max_side: int, multiple: int = 64) -> tuple[int, int]:
     """(width, height) of the animation: the longer side is max_side, the other keeps the image's aspect
     ratio; both are multiples of `multiple` (SVD's VAE and UNet divide the size by 64 at full scale)."""
+    if max_side < multiple or max_side % multiple:
+        raise ValueError(f"max_side {max_side} must be a positive multiple of {multiple}")
     long_side, short_side = max(image_width, image_height), min(image_width, image_height)
-    short = max(multiple, round(max_side * short_side / long_side / multiple) * multiple)
+    # Halves round up: round() would round them to even, sending both 1.5 and 2.5 to 2.
+    short = max(multiple, int(max_side * short_side / long_side / multiple + 0.5) * multiple)
     return (max_side, short) if image_width >= image_height else (short, max_side)
 
 

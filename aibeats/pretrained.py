@@ -2,8 +2,6 @@
 
 from pathlib import Path
 
-from aibeats.devices import dtype_for
-
 
 def _has_fp16_files(model_id: str) -> bool:
     folder = Path(model_id)
@@ -18,7 +16,10 @@ def pretrained_options(model_id: str, device: str) -> dict:
 
     Asking a folder without fp16 files for that variant raises, so it is only asked where the files are.
     """
+    # Imported here: aibeats.devices imports torch, and the pure functions of the stages must not.
     import torch
+
+    from aibeats.devices import dtype_for
 
     dtype = dtype_for(device)
     options = {"dtype": dtype}

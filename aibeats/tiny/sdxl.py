@@ -49,8 +49,12 @@ def _random_pipeline(tokenizer, tokenizer_2):
     )
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
 
+    # The special token ids must be the tokenizer's: CLIP pools the text embedding at the end-of-text token,
+    # and the config's defaults (49406, 49407) lie outside this small vocabulary.
     text = {"hidden_size": 32, "intermediate_size": 37, "num_attention_heads": 4, "num_hidden_layers": 2,
-            "vocab_size": len(tokenizer), "projection_dim": 32, "max_position_embeddings": 77}
+            "vocab_size": len(tokenizer), "projection_dim": 32, "max_position_embeddings": 77,
+            "bos_token_id": tokenizer.bos_token_id, "eos_token_id": tokenizer.eos_token_id,
+            "pad_token_id": tokenizer.pad_token_id}
     unet = UNet2DConditionModel(
         block_out_channels=(32, 64), layers_per_block=1, sample_size=8, in_channels=4, out_channels=4,
         down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"), up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),

@@ -43,10 +43,11 @@ def _random_pipeline():
     # Channels in multiples of 32: the temporal decoder hard-codes GroupNorm(32).
     vae = AutoencoderKLTemporalDecoder(block_out_channels=[32] * 4, down_block_types=["DownEncoderBlock2D"] * 4,
                                        latent_channels=4)
-    # The real model's scheduler: v-prediction with Karras sigmas.
+    # The real model's scheduler: v-prediction with Karras sigmas, and the UNet conditioned on log-sigma
+    # (continuous timesteps) rather than on a discrete step number.
     scheduler = EulerDiscreteScheduler(prediction_type="v_prediction", use_karras_sigmas=True,
-                                       timestep_spacing="leading", beta_schedule="scaled_linear", beta_start=0.00085,
-                                       beta_end=0.012, steps_offset=1, interpolation_type="linear", sigma_max=700.0,
-                                       sigma_min=0.002)
+                                       timestep_type="continuous", timestep_spacing="leading",
+                                       beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012,
+                                       steps_offset=1, interpolation_type="linear", sigma_max=700.0, sigma_min=0.002)
     return StableVideoDiffusionPipeline(vae=vae, image_encoder=image_encoder, unet=unet, scheduler=scheduler,
                                         feature_extractor=feature_extractor)
