@@ -13,7 +13,8 @@ from pathlib import Path
 STAGE_OF_RULE = {"generate_track": "music", "extend_track": "music_continuation", "generate_image": "image",
                  "animate_image": "video", "assemble_clip": "audio_clip", "build_tiny_model": "tiny models"}
 
-_JOB_HEADER = re.compile(r"^(?:local)?rule (\w+):$")
+# Jobs bundled into a group are listed indented under it.
+_JOB_HEADER = re.compile(r"^\s*(?:local)?rule (\w+):$")
 _FIELD = re.compile(r"^\s+(\w+): (.*)$")
 
 
@@ -22,6 +23,7 @@ class PlannedJob:
     rule: str
     outputs: tuple[str, ...]
     reason: str
+    resources: dict[str, str]
 
 
 def parse_dry_run(text: str) -> list[PlannedJob]:
@@ -30,7 +32,8 @@ def parse_dry_run(text: str) -> list[PlannedJob]:
 
     def close():
         if rule and "output" in fields:
-            jobs.append(PlannedJob(rule, tuple(fields["output"].split(", ")), fields.get("reason", "")))
+            resources = dict(item.split("=", 1) for item in fields.get("resources", "").split(", ") if "=" in item)
+            jobs.append(PlannedJob(rule, tuple(fields["output"].split(", ")), fields.get("reason", ""), resources))
 
     for line in text.splitlines():
         if header := _JOB_HEADER.match(line):
@@ -38,7 +41,7 @@ def parse_dry_run(text: str) -> list[PlannedJob]:
             rule, fields = header.group(1), {}
         elif rule and (field := _FIELD.match(line)):
             fields[field.group(1)] = field.group(2)
-        elif rule and not line.startswith(" "):
+        elif rule and line and not line[0].isspace():
             close()
             rule, fields = None, {}
     close()

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+import yaml
 
 from aibeats.animation import animation_frame_count
 from aibeats.audio import read_wav
@@ -10,7 +11,7 @@ from aibeats.config import validate_config
 from aibeats.plan import Project
 from aibeats.video_io import probe
 
-from workflow import demo_config, planned_jobs
+from workflow import copy_workflow, demo_config, planned_jobs, snakemake
 
 pytestmark = pytest.mark.slow
 SCHEMA = Path(__file__).resolve().parent.parent / "schemas" / "config.schema.yaml"
@@ -102,3 +103,27 @@ def test_stage_targets_plan_their_stage(demo_copy, target, rule, count):
     # a stage target plans only its stage and what that stage is made from
     later = {"generate_track": 0, "extend_track": 1, "generate_image": 2, "animate_image": 3, "assemble_clip": 4}
     assert all(later[r] <= later[rule] for r, _ in jobs if r in later)
+
+
+def test_a_bad_config_stops_before_any_job_naming_key_value_and_what_is_allowed(tmp_path):
+    workdir = copy_workflow(tmp_path / "repo")
+    (workdir / "bad.yaml").write_text(yaml.safe_dump({"image": {"prompt_modifiers": []}, "music": {"n_music": -2}}))
+    result = snakemake(workdir, "--configfile", "profiles/demo/demo-config.yaml", "bad.yaml")
+    assert result.returncode != 0
+    assert "config key image.prompt_modifiers = [] is not allowed: it must list at least 1 entry" in result.stderr
+    assert "config key music.n_music = -2 is not allowed: it must be at least 1" in result.stderr
+    assert not (workdir / "results").exists()
+    assert not (workdir / "models").exists()
+
+
+def test_a_corrupt_intermediate_fails_its_consumer_with_a_message_naming_it(demo_copy):
+    project = demo_project()
+    image = demo_copy / project.image(2)
+    image.write_bytes(b"\x89PNG\r\n\x1a\n this is no longer an image")
+    result = snakemake(demo_copy)
+    assert result.returncode != 0
+    assert f"ai-beats: {project.image(2)}: not a readable image" in result.stderr
+    assert "delete it to regenerate it" in result.stderr
+    # the animation of the corrupt image was not written; the other files stay
+    assert (demo_copy / project.animation(1)).exists()
+    assert "anim_2.mp4" in result.stderr

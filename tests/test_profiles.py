@@ -1,0 +1,50 @@
+"""What each profile asks for per rule, read from real Snakemake dry runs of the demo."""
+
+import pytest
+
+from aibeats.status import parse_dry_run
+
+from workflow import copy_workflow, snakemake
+
+GPU_RULES = {"generate_track", "extend_track", "generate_image", "animate_image"}
+
+
+def resources_by_rule(workdir, profile: str) -> dict[str, dict[str, str]]:
+    result = snakemake(workdir, "--dry-run", "--profile", profile, "--configfile", "profiles/demo/demo-config.yaml",
+                       timeout=120)
+    assert result.returncode == 0, result.stderr
+    by_rule: dict[str, dict[str, str]] = {}
+    for job in parse_dry_run(result.stdout + result.stderr):
+        assert by_rule.setdefault(job.rule, job.resources) == job.resources, f"{job.rule} varies per job"
+    return by_rule
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    return copy_workflow(tmp_path_factory.mktemp("profiles") / "repo")
+
+
+def test_workstation_profile_gives_gpu_rules_one_gpu_and_the_others_none(workdir):
+    resources = resources_by_rule(workdir, "profiles/demo")
+    assert set(resources) == GPU_RULES | {"build_tiny_model", "assemble_clip"}
+    for rule in GPU_RULES:
+        assert resources[rule]["gpu"] == "1", rule
+    assert "gpu" not in resources["assemble_clip"]
+    assert "gpu" not in resources["build_tiny_model"]
+
+
+@pytest.mark.parametrize(
+    ("rule", "mem_mb", "runtime"),
+    [("generate_track", "16000", "20"), ("extend_track", "16000", "40"), ("generate_image", "24000", "10"),
+     ("animate_image", "32000", "30")],
+)
+def test_slurm_profile_sizes_each_gpu_rule_for_the_real_models(workdir, rule, mem_mb, runtime):
+    resources = resources_by_rule(workdir, "profiles/slurm")[rule]
+    assert (resources["gpu"], resources["mem_mb"], resources["runtime"], resources["cpus_per_task"]) == (
+        "1", mem_mb, runtime, "4")
+
+
+def test_slurm_profile_asks_no_gpu_for_cpu_rules(workdir):
+    resources = resources_by_rule(workdir, "profiles/slurm")
+    assert "gpu" not in resources["assemble_clip"] and resources["assemble_clip"]["cpus_per_task"] == "2"
+    assert "gpu" not in resources["build_tiny_model"]
