@@ -1,8 +1,31 @@
-"""Shared fixtures: one real run of the offline demo, reused by every end-to-end test."""
+"""Shared fixtures: the tiny models, built once per session, and one real run of the offline demo."""
 
 import pytest
 
+from aibeats.tiny import build_tiny_model
+
 from workflow import copy_run, copy_workflow, run_ok
+
+
+def _tiny_model_dir(tmp_path_factory, family: str):
+    folder = tmp_path_factory.mktemp("models") / family
+    build_tiny_model(family, folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_musicgen_dir(tmp_path_factory):
+    return _tiny_model_dir(tmp_path_factory, "musicgen")
+
+
+@pytest.fixture(scope="session")
+def tiny_sdxl_dir(tmp_path_factory):
+    return _tiny_model_dir(tmp_path_factory, "sdxl")
+
+
+@pytest.fixture(scope="session")
+def tiny_svd_dir(tmp_path_factory):
+    return _tiny_model_dir(tmp_path_factory, "svd")
 
 
 @pytest.fixture(scope="session")

@@ -64,13 +64,6 @@ def test_loop_frames_count_matches_animation_frame_count():
 
 
 @pytest.fixture(scope="session")
-def tiny_svd_dir(tmp_path_factory):
-    model_dir = tmp_path_factory.mktemp("models") / "svd"
-    build_tiny_svd(model_dir)
-    return model_dir
-
-
-@pytest.fixture(scope="session")
 def video_pipe(tiny_svd_dir):
     return load_video_pipeline(str(tiny_svd_dir), "cpu")
 

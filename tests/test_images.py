@@ -11,13 +11,6 @@ PROMPT = "lo-fi anime girl studying by a rainy window"
 
 
 @pytest.fixture(scope="session")
-def tiny_sdxl_dir(tmp_path_factory):
-    model_dir = tmp_path_factory.mktemp("models") / "sdxl"
-    build_tiny_sdxl(model_dir)
-    return model_dir
-
-
-@pytest.fixture(scope="session")
 def image_pipe(tiny_sdxl_dir):
     return load_image_pipeline(str(tiny_sdxl_dir), "cpu")
 

@@ -9,13 +9,6 @@ RATE = 32000
 
 
 @pytest.fixture(scope="session")
-def tiny_musicgen_dir(tmp_path_factory):
-    model_dir = tmp_path_factory.mktemp("models") / "musicgen"
-    build_tiny_musicgen(model_dir)
-    return model_dir
-
-
-@pytest.fixture(scope="session")
 def music_model(tiny_musicgen_dir):
     return load_music_model(str(tiny_musicgen_dir), "cpu")
 

@@ -16,16 +16,13 @@ from aibeats.errors import MediaError
 from aibeats.generate import generate
 from aibeats.workers import WorkerError, request_item, socket_path, stop_workers
 
+
+@pytest.fixture
+def tiny_musicgen_id(tiny_musicgen_dir) -> str:
+    return str(tiny_musicgen_dir)
+
+
 SETTINGS = {"enabled": True, "idle_timeout": 60, "start_timeout": 120, "models_fit_together": False}
-
-
-@pytest.fixture(scope="module")
-def tiny_musicgen(tmp_path_factory):
-    from aibeats.tiny.musicgen import build_tiny_musicgen
-
-    path = tmp_path_factory.mktemp("models") / "musicgen"
-    build_tiny_musicgen(path)
-    return str(path)
 
 
 def track_recipe(model_id: str, seed: int) -> dict:
@@ -46,15 +43,15 @@ def worker_path(project: Path, model_id: str) -> Path:
     return socket_path(project / ".workers", workers._worker_name("music", model_id, "cpu"))
 
 
-def test_one_worker_makes_many_items_identical_to_in_process(tmp_path, tiny_musicgen):
-    log = Path(request(tmp_path, tiny_musicgen, "a.wav", seed=1))
-    request(tmp_path, tiny_musicgen, "b.wav", seed=2)
+def test_one_worker_makes_many_items_identical_to_in_process(tmp_path, tiny_musicgen_id):
+    log = Path(request(tmp_path, tiny_musicgen_id, "a.wav", seed=1))
+    request(tmp_path, tiny_musicgen_id, "b.wav", seed=2)
     lines = log.read_text().splitlines()
     assert len([line for line in lines if "model loaded" in line]) == 1
     assert len([line for line in lines if line.endswith(" s ok")]) == 2
 
     in_process = tmp_path / "in_process"
-    generate("music", track_recipe(tiny_musicgen, 1), {}, in_process / "a.wav", in_process / "history", "cpu",
+    generate("music", track_recipe(tiny_musicgen_id, 1), {}, in_process / "a.wav", in_process / "history", "cpu",
              {**SETTINGS, "enabled": False}, in_process / ".workers")
     assert (tmp_path / "a.wav").read_bytes() == (in_process / "a.wav").read_bytes()
     assert not np.array_equal(read_wav(tmp_path / "a.wav")[0], read_wav(tmp_path / "b.wav")[0])
@@ -62,21 +59,21 @@ def test_one_worker_makes_many_items_identical_to_in_process(tmp_path, tiny_musi
     # a bad input file is reported as such, naming it, and the worker goes on serving
     (tmp_path / "bad.wav").write_bytes(b"not a wav file at all")
     with pytest.raises(MediaError, match="bad.wav"):
-        request(tmp_path, tiny_musicgen, "c.wav", stage="music_continuation", inputs={"track": "bad.wav"})
-    request(tmp_path, tiny_musicgen, "c.wav", stage="music_continuation", inputs={"track": "a.wav"})
+        request(tmp_path, tiny_musicgen_id, "c.wav", stage="music_continuation", inputs={"track": "bad.wav"})
+    request(tmp_path, tiny_musicgen_id, "c.wav", stage="music_continuation", inputs={"track": "a.wav"})
     assert len(read_wav(tmp_path / "c.wav")[0]) == 2 * 32000
 
     assert stop_workers(tmp_path / ".workers") == 1
-    assert not worker_path(tmp_path, tiny_musicgen).exists()
+    assert not worker_path(tmp_path, tiny_musicgen_id).exists()
 
 
-def test_a_stale_socket_is_replaced_and_an_idle_worker_exits(tmp_path, tiny_musicgen):
-    path = worker_path(tmp_path, tiny_musicgen)
+def test_a_stale_socket_is_replaced_and_an_idle_worker_exits(tmp_path, tiny_musicgen_id):
+    path = worker_path(tmp_path, tiny_musicgen_id)
     path.parent.mkdir(parents=True)
     stale = socket.socket(socket.AF_UNIX)
     stale.bind(str(path))
     stale.close()  # the file stays, nobody listens: like a worker killed with SIGKILL
-    request(tmp_path, tiny_musicgen, "a.wav", settings={**SETTINGS, "idle_timeout": 1})
+    request(tmp_path, tiny_musicgen_id, "a.wav", settings={**SETTINGS, "idle_timeout": 1})
     assert (tmp_path / "a.wav").exists()
     deadline = time.monotonic() + 30
     while path.exists() and time.monotonic() < deadline:
@@ -93,21 +90,23 @@ def fake_dying_worker(path: Path, deaths: int) -> threading.Thread:
     listener.listen(8)
 
     def serve():
-        for _ in range(deaths):
+        for death in range(1, deaths + 1):
             connection, _ = listener.accept()
             connection.recv(65536)
+            if death == deaths:
+                # gone before the client sees the death, as a crashed process is
+                listener.close()
+                path.unlink()
             connection.close()
-        listener.close()
-        path.unlink()
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     return thread
 
 
-def test_a_worker_dying_mid_request_is_replaced_and_the_request_retried(tmp_path, tiny_musicgen, capfd):
-    fake_dying_worker(worker_path(tmp_path, tiny_musicgen), deaths=1)
-    request(tmp_path, tiny_musicgen, "a.wav")
+def test_a_worker_dying_mid_request_is_replaced_and_the_request_retried(tmp_path, tiny_musicgen_id, capfd):
+    fake_dying_worker(worker_path(tmp_path, tiny_musicgen_id), deaths=1)
+    request(tmp_path, tiny_musicgen_id, "a.wav")
     assert len(read_wav(tmp_path / "a.wav")[0]) == 32000
     assert "worker died while making" in capfd.readouterr().err
     stop_workers(tmp_path / ".workers")
