@@ -34,6 +34,17 @@ def test_demo_writes_every_file_of_every_stage(demo_run):
     assert images == animations == ["1", "2", "3", "4"]
 
 
+def test_the_workers_stop_when_the_workflow_ends(demo_run):
+    project = demo_project()
+    assert not list((demo_run / project.workers_dir).glob("*.sock"))
+    logs = sorted((demo_run / project.root / "logs" / "workers").glob("*.log"))
+    assert [log.name.split("-")[0] for log in logs] == ["image", "music", "video"]
+    for log in logs:
+        lines = log.read_text().splitlines()
+        assert len([line for line in lines if "model loaded" in line]) == 1, log
+        assert lines[-1].startswith("asked to stop after"), log
+
+
 def test_tracks_have_the_model_rate_and_extensions_last_music_duration(demo_run):
     project = demo_project()
     music = project.config["music"]
@@ -127,3 +138,5 @@ def test_a_corrupt_intermediate_fails_its_consumer_with_a_message_naming_it(demo
     # the animation of the corrupt image was not written; the other files stay
     assert (demo_copy / project.animation(1)).exists()
     assert "anim_2.mp4" in result.stderr
+    # the workers stop after a failed run too
+    assert not list((demo_copy / project.workers_dir).glob("*.sock"))
