@@ -13,8 +13,9 @@ are identical either way. Clients import neither torch nor the model libraries.
   with a message naming the worker's log.
 - On a GPU, only one worker holds the device at a time unless the config says the models fit together: a
   starting worker asks the holder to finish and waits for it to exit before loading its own model.
-- Sockets and locks carry the host name: on a cluster's shared filesystem, each node has its own workers
-  (a SLURM allocation that bundles jobs shares one worker among them; it ends with the allocation).
+- Sockets and locks carry the host name, and the SLURM job id inside an allocation: on a cluster's shared
+  filesystem each node, and each allocation on it, has its own workers. The jobs of a bundle share one
+  worker, which exits once SLURM reports the job ended (Snakemake runs bundled jobs without its hooks).
 """
 
 import argparse
@@ -35,6 +36,8 @@ from aibeats.errors import AiBeatsError, MediaError
 
 # AF_UNIX paths are limited to 108 bytes on Linux (104 on macOS).
 _MAX_SOCKET_PATH = 100
+# How often a worker inside a SLURM job asks whether its job is still running.
+SLURM_POLL_SECONDS = 30
 
 
 class WorkerError(AiBeatsError):
@@ -43,7 +46,10 @@ class WorkerError(AiBeatsError):
 
 def _worker_name(family: str, model_id: str, device: str) -> str:
     digest = hashlib.sha256(f"{family}\0{model_id}\0{device}".encode()).hexdigest()[:12]
-    return f"{family}-{digest}-{socket.gethostname()}"
+    # Per SLURM job too: a worker uses the GPUs of the allocation it was started in, so two allocations on
+    # one node must not share it.
+    slurm_job = os.environ.get("SLURM_JOB_ID")
+    return f"{family}-{digest}-{socket.gethostname()}" + (f"-slurm{slurm_job}" if slurm_job else "")
 
 
 def socket_path(workers_dir: Path, name: str) -> Path:
@@ -118,20 +124,30 @@ def serve(family: str, model_id: str, device: str, path: Path, workers_dir: Path
     listener.bind(str(path))
     bound_inode = path.stat().st_ino
     listener.listen(64)
-    listener.settimeout(idle_timeout)
+    # Inside a SLURM job the worker also watches the job: Snakemake runs a bundle's jobs without its
+    # onsuccess/onerror hooks, and a cluster that does not track processes by cgroup would let the worker
+    # outlive the allocation, holding the GPU.
+    slurm_job = os.environ.get("SLURM_JOB_ID")
+    listener.settimeout(min(idle_timeout / 4, SLURM_POLL_SECONDS) if slurm_job else idle_timeout)
     if device_lock is not None:
         device_lock.seek(0)
         device_lock.truncate()
         device_lock.write(str(path))
         device_lock.flush()
     served = 0
+    idle_since = time.monotonic()
     try:
         while True:
             try:
                 connection, _ = listener.accept()
             except TimeoutError:
-                print(f"idle for {idle_timeout} s after {served} requests: exiting", flush=True)
-                return
+                if slurm_job and slurm_job_ended(slurm_job):
+                    print(f"SLURM job {slurm_job} has ended after {served} requests: exiting", flush=True)
+                    return
+                if time.monotonic() - idle_since >= idle_timeout:
+                    print(f"idle for {idle_timeout} s after {served} requests: exiting", flush=True)
+                    return
+                continue
             with connection:
                 connection.settimeout(None)
                 request = _receive(connection)
@@ -159,8 +175,22 @@ def serve(family: str, model_id: str, device: str, path: Path, workers_dir: Path
                       f"{'ok' if 'ok' in reply else 'failed: ' + reply['error']}", flush=True)
                 with suppress(OSError):
                     _send(connection, reply)
+                idle_since = time.monotonic()
     finally:
         _close_listener(listener, path, bound_inode)
+
+
+def slurm_job_ended(job_id: str) -> bool:
+    """Whether SLURM says the job is over; when squeue cannot tell, the idle timeout still ends the worker."""
+    try:
+        result = subprocess.run(["squeue", "--noheader", "--jobs", job_id, "--format", "%T"], capture_output=True,
+                                text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    if result.returncode != 0:
+        # A job that ended long enough ago is unknown to squeue.
+        return "Invalid job id" in result.stderr
+    return result.stdout.strip() not in ("RUNNING", "COMPLETING", "SUSPENDED")
 
 
 def _close_listener(listener: socket.socket, path: Path, bound_inode: int) -> None:
@@ -242,8 +272,9 @@ def request_item(family: str, model_id: str, device: str, request: dict, workers
 def stop_workers(workers_dir: Path) -> int:
     """Ask every worker of this host in a project to exit; returns how many answered."""
     stopped = 0
-    suffix = f"-{socket.gethostname()}"
-    for lock in Path(workers_dir).glob(f"*{suffix}.start.lock"):
+    host = socket.gethostname()
+    locks = [*Path(workers_dir).glob(f"*-{host}.start.lock"), *Path(workers_dir).glob(f"*-{host}-slurm*.start.lock")]
+    for lock in locks:
         path = socket_path(workers_dir, lock.name.removesuffix(".start.lock"))
         with suppress(OSError), _connect(path) as connection:
             connection.settimeout(5)

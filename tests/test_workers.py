@@ -2,6 +2,7 @@
 recovery from dead, stale and stuck workers."""
 
 import fcntl
+import os
 import socket
 import threading
 import time
@@ -151,3 +152,24 @@ def test_a_starting_worker_asks_the_gpu_holder_to_exit_and_waits_for_it(tmp_path
     assert asked == [{"op": "shutdown"}]
     assert time.monotonic() - started >= 0.3
     lock.close()
+
+
+def test_a_worker_inside_a_slurm_job_exits_when_the_job_has_ended(tmp_path, tiny_musicgen_id, monkeypatch):
+    """Bundled jobs run without Snakemake's hooks: the worker itself notices that its allocation is over."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    squeue = bin_dir / "squeue"
+    squeue.write_text('#!/bin/sh\n[ -e "$(dirname "$0")/ended" ] && echo COMPLETED || echo RUNNING\n')
+    squeue.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    monkeypatch.setenv("SLURM_JOB_ID", "4242")
+    # an idle timeout of 8 s: the worker asks squeue every 2 s whether its job still runs
+    request(tmp_path, tiny_musicgen_id, "a.wav", settings={**SETTINGS, "idle_timeout": 8})
+    (bin_dir / "ended").touch()
+    path = worker_path(tmp_path, tiny_musicgen_id)
+    deadline = time.monotonic() + 30
+    while path.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not path.exists()
+    log = next((tmp_path / "logs" / "workers").glob("*.log")).read_text()
+    assert "SLURM job 4242 has ended after 1 requests: exiting" in log
