@@ -3,6 +3,10 @@
 import os
 from pathlib import Path
 
+# The model family each generating stage needs: both music stages use the same MusicGen model. Kept here,
+# not in aibeats.stages, so that a thin client job imports neither numpy nor PIL.
+FAMILY_OF_STAGE = {"music": "music", "music_continuation": "music", "image": "image", "video": "video"}
+
 
 def generate(stage: str, recipe: dict, inputs: dict, output: str | Path, history_dir: str | Path, device: str,
              workers: dict, workers_dir: str | Path) -> None:
@@ -11,8 +15,6 @@ def generate(stage: str, recipe: dict, inputs: dict, output: str | Path, history
     With workers enabled this process stays thin (no torch import): a worker that keeps the model loaded
     makes the item. Both paths run the same maker, so the files are identical.
     """
-    from aibeats.stages import FAMILY_OF_STAGE
-
     family = FAMILY_OF_STAGE[stage]
     if workers["enabled"]:
         from aibeats.workers import request_item

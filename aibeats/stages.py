@@ -13,10 +13,6 @@ from aibeats.errors import MediaError
 from aibeats.history import record_attempt
 from aibeats.provenance import make_recipe
 
-# The model family each generating stage needs: both music stages use the same MusicGen model.
-FAMILY_OF_STAGE = {"music": "music", "music_continuation": "music", "image": "image", "video": "video"}
-
-
 # Where each family's loader lives; imported on demand, so a process only imports the libraries it uses.
 LOADERS = {"music": "aibeats.music:load_music_model", "image": "aibeats.images:load_image_pipeline",
            "video": "aibeats.animation:load_video_pipeline"}

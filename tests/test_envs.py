@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from aibeats.stages import FAMILY_OF_STAGE, LOADERS, MAKERS
+from aibeats.generate import FAMILY_OF_STAGE
+from aibeats.stages import LOADERS, MAKERS
 
 REPO = Path(__file__).resolve().parent.parent
 # import name -> pip distribution name, where they differ

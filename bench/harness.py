@@ -1,0 +1,140 @@
+"""What every benchmark shares: measurements with targets, copies of the workflow, timed snakemake runs."""
+
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from importlib import metadata
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+OUT = REPO / "bench" / "out"
+DEMO_CONFIG = "profiles/demo/demo-config.yaml"
+
+
+@dataclass
+class Measurement:
+    """One number a benchmark reports; `target` is a comparison such as "< 10" or ">= 5", or None."""
+
+    name: str
+    value: float
+    unit: str
+    target: str | None = None
+    note: str = ""
+
+    @property
+    def met(self) -> bool | None:
+        if self.target is None:
+            return None
+        operator, bound = self.target.split()
+        comparisons = {"<": float.__lt__, "<=": float.__le__, ">": float.__gt__, ">=": float.__ge__}
+        return comparisons[operator](float(self.value), float(bound))
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "met": self.met}
+
+
+def _busy_cpu_seconds() -> float:
+    """CPU time the whole machine has spent busy since boot (everything but idle and I/O wait), steal included."""
+    with open("/proc/stat") as stat:
+        user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in stat.readline().split()[1:9])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def _own_cpu_seconds() -> float:
+    """CPU time of this process and of the children it (or they) waited for."""
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
+class Stopwatch:
+    """`with Stopwatch() as watch: ...` then `watch.seconds`, the wall-clock time of the block.
+
+    Also `watch.foreign_load`: the share of the machine's CPUs that other processes took meanwhile (0 on an
+    idle machine, 1 when they kept every core busy). It counts as foreign whatever is not this process or a
+    child it waited for, so it is meaningful only for blocks whose work stays in such processes.
+    """
+
+    def __enter__(self) -> "Stopwatch":
+        self.seconds = self.foreign_load = 0.0
+        self._busy, self._own = _busy_cpu_seconds(), _own_cpu_seconds()
+        self._start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.seconds = time.perf_counter() - self._start
+        foreign = (_busy_cpu_seconds() - self._busy) - (_own_cpu_seconds() - self._own)
+        self.foreign_load = max(0.0, foreign / (self.seconds * os.cpu_count()))
+
+
+def copy_workflow(destination: Path, with_tiny_models: bool = True) -> Path:
+    """A runnable copy of the workflow; the repository's tiny models come along when it has them.
+
+    Without them the copy's own build_tiny_model jobs make them, as on a fresh checkout.
+    """
+    # The tests' copy: the same files a user's checkout holds, without results/, models/ or .snakemake/.
+    from tests.workflow import copy_workflow as copy_checkout
+
+    copy_checkout(destination)
+    tiny_models = REPO / "models" / "tiny"
+    if with_tiny_models and tiny_models.is_dir():
+        shutil.copytree(tiny_models, destination / "models" / "tiny")
+    return destination
+
+
+def write_config(path: Path, overrides: dict) -> Path:
+    path.write_text(yaml.safe_dump(overrides))
+    return path
+
+
+def snakemake(workdir: Path, *args: str, timeout: float = 1800) -> subprocess.CompletedProcess:
+    """Run snakemake in workdir with this interpreter's environment; raise with its output if it fails."""
+    # Script jobs start `python` from PATH: it must be this venv's, which has the workflow's libraries.
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    result = subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=workdir, env=env, capture_output=True,
+                            text=True, timeout=timeout)
+    if result.returncode != 0:
+        raise RuntimeError(f"snakemake {' '.join(args)} failed in {workdir} (exit status {result.returncode}):\n"
+                           f"{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
+    return result
+
+
+def timed_snakemake(workdir: Path, *args: str, timeout: float = 1800) -> float:
+    """Wall-clock seconds of a whole snakemake run, its start-up and planning included."""
+    with Stopwatch() as watch:
+        snakemake(workdir, *args, timeout=timeout)
+    return watch.seconds
+
+
+def ensure_tiny_models(workdir: Path, *families: str) -> None:
+    """Build the tiny models a benchmark needs in its copy, unless they came from the repository."""
+    missing = [f"models/tiny/{family}" for family in families if not (workdir / "models" / "tiny" / family).is_dir()]
+    if missing:
+        snakemake(workdir, *missing, "--profile", "profiles/demo")
+
+
+def machine() -> dict:
+    """The machine and library versions the numbers were measured with."""
+    cpu_model = "unknown"
+    with open("/proc/cpuinfo") as cpuinfo:
+        for line in cpuinfo:
+            if line.startswith("model name"):
+                cpu_model = line.split(":", 1)[1].strip()
+                break
+    with open("/proc/meminfo") as meminfo:
+        total_kib = int(next(line for line in meminfo if line.startswith("MemTotal")).split()[1])
+    versions = {}
+    for package in ("torch", "transformers", "diffusers", "snakemake", "numpy", "imageio-ffmpeg"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = None
+    has_gpu = shutil.which("nvidia-smi") is not None or Path("/dev/nvidia0").exists()
+    return {"nproc": len(os.sched_getaffinity(0)), "cpu_model": cpu_model, "ram_gib": round(total_kib / 2**20, 1),
+            "python": platform.python_version(), "platform": platform.platform(),
+            "gpu": "present (not used by these benchmarks)" if has_gpu else "none", **versions}
