@@ -15,18 +15,15 @@ import numpy as np
 import torch
 from transformers import (
     EncodecConfig,
-    EncodecFeatureExtractor,
-    GenerationConfig,
     MusicgenConfig,
     MusicgenDecoderConfig,
     MusicgenForConditionalGeneration,
-    MusicgenProcessor,
     T5Config,
-    T5Tokenizer,
 )
 
 from aibeats.continuation import plan_continuation_windows
 from aibeats.music import MusicModel, extend_track, generate_track
+from aibeats.tiny.musicgen import generation_config, offline_processor
 from bench.harness import Measurement, Stopwatch
 
 PROMPT = "lo-fi music with a soothing melody"
@@ -59,25 +56,14 @@ def _musicgen_small_config() -> MusicgenConfig:
     return MusicgenConfig(text_encoder=text_encoder, audio_encoder=audio_encoder, decoder=decoder)
 
 
-def _tokenizer() -> T5Tokenizer:
-    """A T5 tokenizer from a short vocab list: no sentencepiece file offline, and the text is a few tokens anyway."""
-    pieces = [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0), ("\u2581", -2.0)]
-    pieces += [("\u2581" + word, -1.0) for word in PROMPT.replace("-", " ").split()]
-    pieces += [(letter, -3.0) for letter in "abcdefghijklmnopqrstuvwxyz-"]
-    return T5Tokenizer(vocab=pieces, extra_ids=0)
-
-
 def build_musicgen_small() -> MusicModel:
     # from_config takes no generator: the initialisers draw from the global one, seeded for repeatable runs.
     torch.manual_seed(0)
     model = MusicgenForConditionalGeneration(_musicgen_small_config()).eval()
-    model.generation_config = GenerationConfig(do_sample=True, top_k=250, guidance_scale=3.0, max_length=1500,
-                                               decoder_start_token_id=2048, bos_token_id=2048, pad_token_id=2048)
-    processor = MusicgenProcessor(
-        feature_extractor=EncodecFeatureExtractor(feature_size=1, sampling_rate=SAMPLING_RATE, padding_side="left",
-                                                  return_attention_mask=True),
-        tokenizer=_tokenizer())
-    return MusicModel(processor=processor, model=model, device="cpu", sampling_rate=SAMPLING_RATE,
+    # The tiny model's offline processor and musicgen-small's generation settings: the text is a few tokens
+    # either way, and the audio side is the same EnCodec format.
+    model.generation_config = generation_config()
+    return MusicModel(processor=offline_processor(), model=model, device="cpu", sampling_rate=SAMPLING_RATE,
                       frame_rate=FRAME_RATE)
 
 

@@ -58,21 +58,26 @@ def _config(text_vocab_size: int) -> MusicgenConfig:
     return MusicgenConfig(text_encoder=text_encoder, audio_encoder=audio_encoder, decoder=decoder)
 
 
-def _generation_config() -> GenerationConfig:
-    # musicgen-small's generation defaults: sampled top-k 250 with classifier-free guidance 3.0.
+def generation_config() -> GenerationConfig:
+    """musicgen-small's generation defaults: sampled top-k 250 with classifier-free guidance 3.0."""
     return GenerationConfig(do_sample=True, top_k=250, guidance_scale=3.0, max_length=1500,
                             decoder_start_token_id=SPECIAL_AUDIO_TOKEN, bos_token_id=SPECIAL_AUDIO_TOKEN,
                             pad_token_id=SPECIAL_AUDIO_TOKEN)
 
 
+def offline_processor() -> MusicgenProcessor:
+    """MusicGen's processor (EnCodec's feature extractor at 32 kHz, a T5 tokenizer) built without downloads."""
+    return MusicgenProcessor(
+        feature_extractor=EncodecFeatureExtractor(feature_size=1, sampling_rate=SAMPLING_RATE, padding_side="left",
+                                                  return_attention_mask=True),
+        tokenizer=_tokenizer())
+
+
 def build_tiny_musicgen(out_dir: Path) -> None:
     """Save a tiny MusicgenForConditionalGeneration and its MusicgenProcessor into out_dir."""
     out_dir = Path(out_dir)
-    tokenizer = _tokenizer()
-    processor = MusicgenProcessor(
-        feature_extractor=EncodecFeatureExtractor(feature_size=1, sampling_rate=SAMPLING_RATE, padding_side="left",
-                                                  return_attention_mask=True),
-        tokenizer=tokenizer)
+    processor = offline_processor()
+    tokenizer = processor.tokenizer
     # The constructor's initialisers take no generator and draw from the global one: seed it, inside a fork so
     # that the caller's random state is left as it was.
     with torch.random.fork_rng(devices=[]):
@@ -85,7 +90,7 @@ def build_tiny_musicgen(out_dir: Path) -> None:
                 quantizer_layer.codebook.embed.normal_()
                 quantizer_layer.codebook.embed_avg.copy_(quantizer_layer.codebook.embed)
                 quantizer_layer.codebook.cluster_size.fill_(1)
-    model.generation_config = _generation_config()
+    model.generation_config = generation_config()
 
     with saved_atomically(out_dir) as folder:
         model.save_pretrained(folder)
