@@ -11,6 +11,11 @@ import tempfile
 from pathlib import Path
 
 
+def item_of(output: str | Path) -> str:
+    """The item an output file holds: its name without extension (img_3, track_2_ext)."""
+    return Path(output).name.split(".")[0]
+
+
 def _record_path(history_dir: Path, item: str) -> Path:
     return Path(history_dir) / f"{item}.json"
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aibeats.animation import animation_frame_count
-from aibeats.history import planned_attempt
+from aibeats.history import item_of, planned_attempt
 from aibeats.seeds import derive_seed
 
 
@@ -112,9 +112,7 @@ class Project:
 
     def attempt(self, output: str | Path) -> int:
         """The attempt for an output file, from the history, the pins in config and whether it exists."""
-        output = Path(output)
-        item = output.name.split(".")[0]
-        return planned_attempt(self.history_dir, item, output.exists(), self.config["attempts"])
+        return planned_attempt(self.history_dir, item_of(output), Path(output).exists(), self.config["attempts"])
 
     def _seeded(self, stage: str, index: int, attempt: int) -> dict:
         return {"seed": derive_seed(self.config["seed"], stage, index, attempt), "attempt": attempt}

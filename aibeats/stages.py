@@ -10,7 +10,7 @@ import importlib
 from pathlib import Path
 
 from aibeats.errors import MediaError
-from aibeats.history import record_attempt
+from aibeats.history import item_of, record_attempt
 from aibeats.provenance import make_recipe
 
 # Where each family's loader lives; imported on demand, so a process only imports the libraries it uses.
@@ -35,7 +35,7 @@ def _open_image(path: Path):
 
 
 def _finish(history_dir: Path, output: Path, recipe: dict) -> None:
-    record_attempt(history_dir, Path(output).name.split(".")[0], recipe["attempt"], recipe["seed"])
+    record_attempt(history_dir, item_of(output), recipe["attempt"], recipe["seed"])
 
 
 def make_track(model, recipe: dict, inputs: dict, output: Path, history_dir: Path) -> None:
