@@ -89,7 +89,7 @@ def _connect(path: Path) -> socket.socket:
 # ---------------------------------------------------------------------------------------------- worker side
 
 
-def _hold_device(workers_dir: Path, device: str) -> tuple[object, Path]:
+def _hold_device(workers_dir: Path, device: str):
     """Take this host's lock on a GPU, first asking the worker that holds it to finish and exit."""
     lock_path = Path(workers_dir) / f"device-{device}-{socket.gethostname()}.lock"
     lock = open(lock_path, "a+")  # noqa: SIM115 - held for the worker's whole life
@@ -103,7 +103,7 @@ def _hold_device(workers_dir: Path, device: str) -> tuple[object, Path]:
                 _send(connection, {"op": "shutdown"})
                 _receive(connection)
         fcntl.flock(lock, fcntl.LOCK_EX)
-    return lock, lock_path
+    return lock
 
 
 def serve(family: str, model_id: str, device: str, path: Path, workers_dir: Path, idle_timeout: float,
@@ -114,7 +114,7 @@ def serve(family: str, model_id: str, device: str, path: Path, workers_dir: Path
     resolved = resolve_device(device)
     device_lock = None
     if exclusive_device and resolved != "cpu":
-        device_lock, _ = _hold_device(workers_dir, resolved)
+        device_lock = _hold_device(workers_dir, resolved)
     model = load_model(family, model_id, resolved)
     print(f"worker {family} {model_id} on {resolved}: model loaded, listening on {path}", flush=True)
 

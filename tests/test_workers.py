@@ -148,7 +148,7 @@ def test_a_starting_worker_asks_the_gpu_holder_to_exit_and_waits_for_it(tmp_path
     thread = threading.Thread(target=holder, daemon=True)
     thread.start()
     started = time.monotonic()
-    lock, _ = workers._hold_device(tmp_path, "cuda")
+    lock = workers._hold_device(tmp_path, "cuda")
     assert asked == [{"op": "shutdown"}]
     assert time.monotonic() - started >= 0.3
     lock.close()
