@@ -1,18 +1,16 @@
 """The command line: `python -m aibeats inspect` and `python -m aibeats status` on a real demo run."""
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
+from workflow import run_module
+
 
 def aibeats(workdir: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    return subprocess.run([sys.executable, "-m", "aibeats", *args], cwd=workdir, env=env, capture_output=True,
-                          text=True, timeout=300)
+    return run_module(workdir, "aibeats", *args, timeout=300)
 
 
 @pytest.mark.slow

@@ -33,10 +33,15 @@ def copy_run(source: Path, destination: Path) -> Path:
     return destination
 
 
-def snakemake(workdir: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
+def run_module(workdir: Path, module: str, *args: str, timeout: int) -> subprocess.CompletedProcess:
+    """`python -m module args` in workdir with this venv's tools first on PATH, as `make` would run them."""
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    return subprocess.run([sys.executable, "-m", "snakemake", "--profile", "profiles/demo", *args], cwd=workdir,
-                          env=env, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run([sys.executable, "-m", module, *args], cwd=workdir, env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def snakemake(workdir: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
+    return run_module(workdir, "snakemake", "--profile", "profiles/demo", *args, timeout=timeout)
 
 
 def run_ok(workdir: Path, *args: str) -> subprocess.CompletedProcess:
