@@ -6,7 +6,11 @@ from pathlib import Path
 import jsonschema
 import yaml
 
+from aibeats.continuation import initial_track_seconds
 from aibeats.errors import ConfigError
+
+# Models under this folder are built by the workflow itself (rules/tiny_models.smk), so they may not exist yet.
+TINY_MODELS_DIR = "models/tiny/"
 
 
 def load_schema(schema_path: str | Path) -> dict:
@@ -76,6 +80,22 @@ def _describe(error: jsonschema.ValidationError) -> str:
         error)
 
 
+def _is_local_path(model_id: str) -> bool:
+    """Whether a model_id names a folder rather than a hub repository (which is `name` or `owner/name`)."""
+    return model_id.startswith(("/", "./", "../", "~")) or model_id.count("/") > 1 or Path(model_id).exists()
+
+
+def _check_model_folders(config: dict) -> None:
+    """A local model folder must exist before any job runs, so that no job deletes an output and then fails."""
+    for section in ("music", "image", "video"):
+        model_id = config[section]["model_id"]
+        if _is_local_path(model_id) and not model_id.startswith(TINY_MODELS_DIR) and not Path(
+                model_id).expanduser().is_dir():
+            raise ConfigError(
+                f"config key {section}.model_id = {model_id!r} is not allowed: there is no such folder (seen from "
+                f"{Path.cwd()}); give a Hugging Face model id like owner/name, or the folder of a saved model")
+
+
 def _check_relations(config: dict) -> None:
     """Rules that tie two keys together, which JSON schema cannot express."""
     music = config["music"]
@@ -84,6 +104,12 @@ def _check_relations(config: dict) -> None:
             f"config key music.prompt_music_duration = {music['prompt_music_duration']!r} is not allowed: "
             f"it must be below music.max_continuation_duration ({music['max_continuation_duration']!r}), "
             "since each continuation window holds the audio prompt plus the new music")
+    initial = initial_track_seconds(music["initial_music_tokens"])
+    if music["music_duration"] < initial:
+        raise ConfigError(
+            f"config key music.music_duration = {music['music_duration']!r} is not allowed: it must be at least "
+            f"{initial:g}, the length of the initial track that music.initial_music_tokens "
+            f"({music['initial_music_tokens']}) makes; lower both to make shorter tracks")
 
 
 def validate_config(config: dict, schema_path: str | Path) -> dict:
@@ -94,4 +120,5 @@ def validate_config(config: dict, schema_path: str | Path) -> dict:
     if errors:
         raise ConfigError("\n".join(_describe(e) for e in errors))
     _check_relations(filled)
+    _check_model_folders(filled)
     return filled

@@ -9,6 +9,20 @@ import numpy as np
 _SECONDS_TOLERANCE = 1e-9
 
 
+# Every published MusicGen decodes 50 EnCodec frames per second; the mono models have 4 codebooks.
+MUSICGEN_FRAME_RATE = 50
+MUSICGEN_CODEBOOKS = 4
+
+
+def initial_track_seconds(n_tokens: int, frame_rate: int = MUSICGEN_FRAME_RATE,
+                          n_codebooks: int = MUSICGEN_CODEBOOKS) -> float:
+    """How long a track of n_tokens new MusicGen tokens lasts: the codebook delay pattern costs one token per
+    codebook but the first, except below 2 x n_codebooks - 2 tokens, where transformers leaves the pattern out."""
+    delay = n_codebooks - 1
+    frames = n_tokens - delay if n_tokens >= 2 * delay else n_tokens
+    return frames / frame_rate
+
+
 @dataclass(frozen=True)
 class ContinuationWindow:
     """One generation: the last prompt_seconds of the audio so far as its prompt, then new_seconds of new music."""

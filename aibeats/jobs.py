@@ -37,3 +37,32 @@ def run_job(log_path: str | Path, job: Callable[[], None]) -> None:
         finally:
             sys.stdout.flush()
             sys.stderr.flush()
+
+
+def run_stage_job(snakemake, stage: str) -> None:
+    """The whole of a stage's script: make the job's one output from its recipe, logging to the rule's log.
+
+    The regeneration is marked as under way first, so that a failed or killed job keeps its attempt.
+    """
+    from aibeats.history import item_of, record_started
+
+    params, output = snakemake.params, snakemake.output[0]
+    inputs = dict(snakemake.input.items())
+    inputs.pop("model", None)  # the tiny model's folder: a dependency only, loaded by its id
+
+    def make() -> None:
+        record_started(params.history, item_of(output), params.recipe["attempt"])
+        if stage == "audio_clip":
+            from aibeats.stages import make_clip
+
+            make_clip(params.recipe, inputs["track"], list(inputs["animations"]), output, params.history)
+            return
+        from aibeats.generate import FAMILY_OF_STAGE, generate
+
+        # The device and the workers settings come from the config rather than params: running on another
+        # machine, or with workers on or off, is not a change that should regenerate finished outputs.
+        generate(stage, params.recipe, inputs, output, params.history,
+                 device=snakemake.config[FAMILY_OF_STAGE[stage]]["device"], workers=snakemake.config["workers"],
+                 workers_dir=params.workers)
+
+    run_job(snakemake.log[0], make)

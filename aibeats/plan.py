@@ -6,11 +6,12 @@ output: a setting in a recipe regenerates what it shapes when it changes, and no
 
 import hashlib
 import itertools
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from aibeats.animation import animation_frame_count
-from aibeats.history import item_of, planned_attempt
+from aibeats.history import item_of, read_history, settle_history
 from aibeats.seeds import derive_seed
 
 
@@ -57,11 +58,40 @@ def plan_clip_animations(seed: int, animations: list[int], frames_per_animation:
     return plan
 
 
+def made_by_file(output: Path) -> dict | None:
+    """The attempt and seed recorded inside a generated file, or None if it holds no readable recipe."""
+    from aibeats.errors import MediaError
+    from aibeats.provenance import read_recipe
+
+    try:
+        recipe = read_recipe(output)
+        return {"attempt": int(recipe["attempt"]), "seed": int(recipe["seed"])}
+    except (MediaError, KeyError, TypeError, ValueError):
+        return None
+
+
 @dataclass(frozen=True)
 class Project:
-    """The validated config of one project and everything derived from it."""
+    """The validated config of one project, each item's attempt for this run, and everything derived from them."""
 
     config: dict
+    # Items missing here are new: attempt 0. Pins in config["attempts"] win over both.
+    attempts: Mapping[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def for_run(cls, config: dict, main_process: bool) -> "Project":
+        """The project with every item's attempt decided once for this run.
+
+        Only Snakemake's main process settles the history (it alone sees the files as the user left them);
+        any other process (a cluster job on its node) reads what the main process settled.
+        """
+        project = cls(config)
+        outputs = {item_of(path): path for paths in project.outputs_by_stage().values() for path in paths}
+        if main_process:
+            attempts = settle_history(project.history_dir, outputs, made_by_file)
+        else:
+            attempts = read_history(project.history_dir, list(outputs))
+        return cls(config, attempts)
 
     @property
     def root(self) -> Path:
@@ -110,9 +140,11 @@ class Project:
                                        ("image", self.image_indices), ("video", self.image_indices),
                                        ("audio_clip", self.track_indices))}
 
-    def attempt(self, output: str | Path) -> int:
-        """The attempt for an output file, from the history, the pins in config and whether it exists."""
-        return planned_attempt(self.history_dir, item_of(output), Path(output).exists(), self.config["attempts"])
+    def attempt(self, stage: str, index: int) -> int:
+        """The attempt this run makes an item with: its pin, else what the history settled at the start."""
+        item = item_of(self.output(stage, index))
+        pinned = self.config["attempts"]
+        return pinned[item] if item in pinned else self.attempts.get(item, 0)
 
     def _seeded(self, stage: str, index: int, attempt: int) -> dict:
         return {"seed": derive_seed(self.config["seed"], stage, index, attempt), "attempt": attempt}
@@ -161,8 +193,15 @@ class Project:
                    "image": self.image_recipe, "video": self.animation_recipe, "audio_clip": self.clip_recipe}
         return recipes[stage](index, attempt)
 
+    def planned_recipe(self, stage: str, index: int) -> dict:
+        """The recipe of an item at the attempt this run makes it with."""
+        return self.recipe(stage, index, self.attempt(stage, index))
+
     def clip_animations(self, i: int) -> list[Path]:
-        """The animation files clip i is made of (each once), for the clip rule's input."""
-        recipe = self.clip_recipe(i, self.attempt(self.output("audio_clip", i)))
+        """The animation files clip i is made of (each once), for the clip rule's input.
+
+        From the very recipe the clip's job gets as params, so its inputs and its plan never disagree.
+        """
+        recipe = self.planned_recipe("audio_clip", i)
         names = sorted({name for name, _ in recipe["animations"]})
         return [self.root / "animations" / name for name in names]

@@ -79,9 +79,29 @@ def test_given_values_are_kept_and_the_input_is_not_modified():
         ({"attempts": {"image_3": 1}},
          "config key attempts = 'image_3' is not allowed: it must be an output's file name without extension"),
         ({"attempts": {"img_3": -1}}, "config key attempts.img_3 = -1 is not allowed: it must be at least 0"),
+        # 1050 tokens make 20.94 s of music: three tokens go to MusicGen's codebook delay, 50 frames a second
+        ({"music": {"music_duration": 20}},
+         "config key music.music_duration = 20 is not allowed: it must be at least 20.94, the length of the "
+         "initial track that music.initial_music_tokens (1050) makes"),
+        ({"image": {"model_id": "./models/my-sdxl"}},
+         "config key image.model_id = './models/my-sdxl' is not allowed: there is no such folder"),
+        ({"video": {"model_id": "/nowhere/svd"}},
+         "config key video.model_id = '/nowhere/svd' is not allowed: there is no such folder"),
     ],
 )
 def test_bad_config_names_key_value_and_what_is_allowed(config, expected):
     with pytest.raises(ConfigError) as error:
         validate_config(config, SCHEMA)
     assert expected in str(error.value)
+
+
+def test_music_as_long_as_the_initial_track_is_allowed():
+    assert validate_config({"music": {"music_duration": 20.94}}, SCHEMA)["music"]["music_duration"] == 20.94
+    assert validate_config({"music": {"initial_music_tokens": 103, "music_duration": 2}}, SCHEMA)
+
+
+def test_hub_ids_and_existing_folders_are_accepted(tmp_path):
+    (tmp_path / "my-sdxl").mkdir()
+    config = validate_config({"image": {"model_id": str(tmp_path / "my-sdxl")}, "video": {"model_id": "owner/svd"},
+                              "music": {"model_id": "models/tiny/musicgen"}}, SCHEMA)
+    assert config["image"]["model_id"] == str(tmp_path / "my-sdxl")

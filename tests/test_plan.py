@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from aibeats.config import validate_config
-from aibeats.history import planned_attempt, record_attempt, recorded_attempt
+from aibeats.history import read_record, record_attempt, record_started, recorded_attempt, settle_history, settle_record
 from aibeats.plan import (
     Project,
     image_prompt,
@@ -79,17 +79,67 @@ def test_derived_seeds_differ_by_stage_index_and_attempt_and_fit_32_bits():
     assert derive_seed(42, "image", 3, 0) == derive_seed(42, "image", 3, 0)
 
 
-def test_history_rerolls_deleted_items_only(tmp_path):
+MADE_0 = {"attempt": 0, "seed": 123}
+
+
+def no_recipe_in_file():
+    raise AssertionError("the file's recipe is read only where the history cannot tell")
+
+
+def test_settling_keeps_existing_files_and_rerolls_only_what_the_user_deleted():
+    # a new item, and an existing file: nothing to change
+    assert settle_record({}, output_exists=False, made_by_file=no_recipe_in_file) == {}
+    assert settle_record(MADE_0, output_exists=True, made_by_file=no_recipe_in_file) == MADE_0
+    # made, then missing with nothing planned: the user deleted it
+    assert settle_record(MADE_0, output_exists=False, made_by_file=no_recipe_in_file) == {**MADE_0, "planned": 1}
+    # a regeneration was planned (re-roll or recipe change) and did not finish: the plan stays, however often
+    pending = {**MADE_0, "planned": 0}
+    assert settle_record(pending, output_exists=False, made_by_file=no_recipe_in_file) == pending
+    rerolled = {**MADE_0, "planned": 1}
+    assert settle_record(rerolled, output_exists=False, made_by_file=no_recipe_in_file) == rerolled
+
+
+def test_settling_asks_the_file_which_attempt_made_it_where_the_history_cannot_tell():
+    in_file = {"attempt": 2, "seed": 777}
+    # the history was lost, or a regeneration finished writing its file but not its record
+    assert settle_record({}, output_exists=True, made_by_file=lambda: in_file) == in_file
+    assert settle_record({**MADE_0, "planned": 2}, output_exists=True, made_by_file=lambda: in_file) == in_file
+    # a file without a readable recipe keeps what the history says, and nothing pending
+    assert settle_record({**MADE_0, "planned": 1}, output_exists=True, made_by_file=lambda: None) == MADE_0
+
+
+def test_settle_history_writes_the_plan_for_the_jobs_and_a_crash(tmp_path):
     history = tmp_path / "history"
-    assert planned_attempt(history, "img_3", output_exists=False, pinned={}) == 0
-    record_attempt(history, "img_3", 0, seed=123)
-    assert recorded_attempt(history, "img_3") == 0
-    assert planned_attempt(history, "img_3", output_exists=True, pinned={}) == 0
-    assert planned_attempt(history, "img_3", output_exists=False, pinned={}) == 1
-    record_attempt(history, "img_3", 1, seed=456)
-    assert planned_attempt(history, "img_3", output_exists=False, pinned={}) == 2
-    assert planned_attempt(history, "img_3", output_exists=False, pinned={"img_3": 0}) == 0
-    assert [p.name for p in history.iterdir()] == ["img_3.json"]
+    outputs = {"img_1": tmp_path / "img_1.png", "img_2": tmp_path / "img_2.png", "img_3": tmp_path / "img_3.png"}
+    outputs["img_1"].write_bytes(b"present")
+    record_attempt(history, "img_1", 0, seed=1)
+    record_attempt(history, "img_2", 0, seed=2)  # img_2 deleted; img_3 never made
+    assert settle_history(history, outputs, made_by_file=no_recipe_in_file) == {"img_1": 0, "img_2": 1, "img_3": 0}
+    assert read_record(history, "img_2") == {"attempt": 0, "seed": 2, "planned": 1}
+    assert sorted(p.name for p in history.iterdir()) == ["img_1.json", "img_2.json"]
+    # settling again (a second run after a crash) plans the same attempts
+    assert settle_history(history, outputs, made_by_file=no_recipe_in_file) == {"img_1": 0, "img_2": 1, "img_3": 0}
+    # the job marks its start, then records what it made: no regeneration pending any more
+    record_started(history, "img_2", 1)
+    record_attempt(history, "img_2", 1, seed=22)
+    assert read_record(history, "img_2") == {"attempt": 1, "seed": 22}
+    assert recorded_attempt(history, "img_2") == 1
+
+
+def test_a_regeneration_that_fails_keeps_its_attempt(tmp_path):
+    history = tmp_path / "history"
+    output = tmp_path / "img_1.png"
+    record_attempt(history, "img_1", 3, seed=1)
+    # a config edit regenerates the existing file: its job starts, Snakemake deleted the file, the job fails
+    record_started(history, "img_1", 3)
+    assert settle_history(history, {"img_1": output}, made_by_file=no_recipe_in_file) == {"img_1": 3}
+
+
+def test_pins_win_over_the_history(tmp_path):
+    p = project(tmp_path, attempts={"img_3": 0})
+    p = Project(p.config, attempts={"img_3": 5, "img_1": 2})
+    assert (p.attempt("image", 3), p.attempt("image", 1), p.attempt("image", 2)) == (0, 2, 0)
+    assert p.planned_recipe("image", 1) == p.recipe("image", 1, attempt=2)
 
 
 def test_recipes_hold_what_shapes_each_output(tmp_path):
@@ -105,7 +155,7 @@ def test_recipes_hold_what_shapes_each_output(tmp_path):
 def test_clip_recipe_uses_its_tracks_modifier_and_covers_the_music(tmp_path):
     p = project(tmp_path, image={"prompt_modifiers": ["a", "b"], "n_images": 3},
                 video={"num_frames": 4, "n_continuations": 2, "loop_video": True, "video_fps": 6},
-                music={"music_duration": 5}, audio_clip={"n_music_loops": 2})
+                music={"music_duration": 5, "initial_music_tokens": 103}, audio_clip={"n_music_loops": 2})
     recipe = p.recipe("audio_clip", 2, attempt=0)
     # 4 + 3 frames forward, 12 with the way back; 5 s x 2 loops x 6 fps = 60 frames.
     assert sum(frames for _, frames in recipe["animations"]) == 60

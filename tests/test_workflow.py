@@ -123,6 +123,7 @@ def test_a_bad_config_stops_before_any_job_naming_key_value_and_what_is_allowed(
     assert result.returncode != 0
     assert "config key image.prompt_modifiers = [] is not allowed: it must list at least 1 entry" in result.stderr
     assert "config key music.n_music = -2 is not allowed: it must be at least 1" in result.stderr
+    assert "Traceback" not in result.stderr and "ConfigError in file" not in result.stderr
     assert not (workdir / "results").exists()
     assert not (workdir / "models").exists()
 
