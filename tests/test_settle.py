@@ -1,0 +1,148 @@
+"""Config edits settle: the first run remakes exactly what an edit affects, once, with the same variants; the
+second run does nothing. Checked on real runs of the demo, by the jobs each run ran and the files' hashes."""
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from aibeats.config import validate_config
+from aibeats.plan import Project
+from aibeats.provenance import read_recipe
+from aibeats.status import parse_dry_run
+
+from workflow import demo_config, run_ok
+
+pytestmark = pytest.mark.slow
+SCHEMA = Path(__file__).resolve().parent.parent / "schemas" / "config.schema.yaml"
+DEMO_CONFIG = demo_config()
+DEMO = Project(validate_config(DEMO_CONFIG, SCHEMA))
+RULE_OF_FOLDER = {"music": None, "images": "generate_image", "animations": "animate_image", "clips": "assemble_clip"}
+
+
+def hashes(workdir: Path) -> dict[str, str]:
+    """sha256 of every generated file, by file name."""
+    root = workdir / DEMO.root
+    return {path.name: hashlib.sha256(path.read_bytes()).hexdigest()
+            for folder in RULE_OF_FOLDER for path in sorted((root / folder).glob("*.*"))}
+
+
+def jobs_run(result) -> set[str]:
+    """The output file names of the jobs a real run ran."""
+    return {Path(output).name for job in parse_dry_run(result.stdout + result.stderr) for output in job.outputs}
+
+
+def edited(workdir: Path, edit: dict) -> list[str]:
+    """Arguments that layer an edit over the demo config, the way the README tells users to add a config file."""
+    (workdir / "edit.yaml").write_text(yaml.safe_dump(edit))
+    return ["--configfile", "profiles/demo/demo-config.yaml", "edit.yaml"]
+
+
+def merged(edit: dict) -> Project:
+    config = {**DEMO_CONFIG, **{key: {**DEMO_CONFIG.get(key, {}), **value} for key, value in edit.items()}}
+    return Project(validate_config(config, SCHEMA))
+
+
+def clips_changed_by(after: Project) -> set[str]:
+    return {DEMO.clip(i).name for i in DEMO.track_indices if after.clip_recipe(i, 0) != DEMO.clip_recipe(i, 0)}
+
+
+def clips_using(animations: set[str]) -> set[str]:
+    return {DEMO.clip(i).name for i in DEMO.track_indices
+            if animations & {name for name, _ in DEMO.clip_recipe(i, 0)["animations"]}}
+
+
+def names(stage: str, project: Project = DEMO) -> set[str]:
+    return {path.name for path in project.outputs_by_stage()[stage]}
+
+
+def run_twice(workdir: Path, *args: str, forced: tuple[str, ...] = ()) -> tuple[set[str], dict[str, str],
+                                                                                 dict[str, str]]:
+    """Run (with `forced` options the first time only), then run again: the jobs of the first run, and the
+    hashes before and after it. The second run must find nothing to do and change nothing."""
+    before = hashes(workdir)
+    first = jobs_run(run_ok(workdir, *forced, *args))
+    after = hashes(workdir)
+    second = run_ok(workdir, *args)
+    assert jobs_run(second) == set(), f"the second run ran jobs:\n{second.stderr[-3000:]}"
+    assert "Nothing to be done" in second.stdout + second.stderr
+    assert hashes(workdir) == after
+    return first, before, after
+
+
+def changed(before: dict[str, str], after: dict[str, str]) -> set[str]:
+    return {name for name in after if before.get(name) != after[name]}
+
+
+def assert_attempts_kept(workdir: Path, files: set[str]) -> None:
+    """Every regenerated file is still the variant it was: attempt 0 in the demo."""
+    for name in files:
+        folder = {"track": "music", "img": "images", "anim": "animations", "clip": "clips"}[name.split("_")[0]]
+        assert read_recipe(workdir / DEMO.root / folder / name)["attempt"] == 0, name
+
+
+MODIFIERS = DEMO_CONFIG["image"]["prompt_modifiers"]
+MORE_IMAGES_3, MORE_IMAGES_4 = merged({"image": {"n_images": 3}}), merged({"image": {"n_images": 4}})
+
+CASES = {
+    # the second modifier's images are img_2 and img_4
+    "prompt modifier": ({"image": {"prompt_modifiers": [MODIFIERS[0], "ink drawing"]}},
+                        {"img_2.png", "img_4.png", "anim_2.mp4", "anim_4.mp4"} | clips_using({"anim_2.mp4",
+                                                                                             "anim_4.mp4"})),
+    "n_images 2 to 3": ({"image": {"n_images": 3}},
+                        {"img_5.png", "img_6.png", "anim_5.mp4", "anim_6.mp4"} | clips_changed_by(MORE_IMAGES_3)),
+    "n_images 2 to 4": ({"image": {"n_images": 4}},
+                        {f"img_{j}.png" for j in range(5, 9)} | {f"anim_{j}.mp4" for j in range(5, 9)}
+                        | clips_changed_by(MORE_IMAGES_4)),
+    "n_music_loops 1 to 2": ({"audio_clip": {"n_music_loops": 2}}, names("audio_clip")),
+    "motion_bucket_id": ({"video": {"motion_bucket_id": 50}}, names("video") | names("audio_clip")),
+    "music prompt": ({"music": {"prompt": "jazzy lo-fi with a warm bass"}},
+                     names("music") | names("music_continuation") | names("audio_clip")),
+    "music_duration longer": ({"music": {"music_duration": 6}}, names("music_continuation") | names("audio_clip")),
+    "music_duration shorter": ({"music": {"music_duration": 3}}, names("music_continuation") | names("audio_clip")),
+    "fade_out_duration": ({"audio_clip": {"fade_out_duration": 1.0}}, names("audio_clip")),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_an_edit_remakes_exactly_what_it_affects_once_and_keeps_the_variants(demo_copy, case):
+    edit, affected = CASES[case]
+    ran, before, after = run_twice(demo_copy, *edited(demo_copy, edit))
+    assert ran == affected
+    assert changed(before, after) == affected
+    assert_attempts_kept(demo_copy, affected)
+
+
+def test_forcing_a_rule_remakes_the_same_variants_byte_for_byte(demo_copy):
+    ran, before, after = run_twice(demo_copy, forced=("-R", "animate_image"))
+    assert ran == names("video") | names("audio_clip")
+    assert changed(before, after) == set()
+
+
+def test_a_deleted_image_is_rerolled_and_what_it_feeds_keeps_its_variant(demo_copy):
+    (demo_copy / DEMO.image(3)).unlink()
+    ran, before, after = run_twice(demo_copy)
+    rebuilt = {"img_3.png", "anim_3.mp4"} | clips_using({"anim_3.mp4"})
+    assert ran == rebuilt
+    assert changed(before, after) == rebuilt
+    assert read_recipe(demo_copy / DEMO.image(3))["attempt"] == 1
+    assert_attempts_kept(demo_copy, rebuilt - {"img_3.png"})
+
+
+def test_a_lost_history_is_rebuilt_from_the_files_so_a_deletion_still_rerolls(demo_copy):
+    (demo_copy / DEMO.image(3)).unlink()
+    run_ok(demo_copy)
+    rerolled = (demo_copy / DEMO.image(3)).read_bytes()
+    for record in (demo_copy / DEMO.history_dir).iterdir():
+        record.unlink()
+    # nothing to remake: each file's attempt is read back from the recipe inside it
+    ran, before, after = run_twice(demo_copy)
+    assert ran == set() and after == before
+    assert json.loads((demo_copy / DEMO.history_dir / "img_3.json").read_text())["attempt"] == 1
+    (demo_copy / DEMO.image(3)).unlink()
+    ran, _, _ = run_twice(demo_copy)
+    assert "img_3.png" in ran
+    assert read_recipe(demo_copy / DEMO.image(3))["attempt"] == 2
+    assert (demo_copy / DEMO.image(3)).read_bytes() != rerolled

@@ -1,0 +1,77 @@
+"""Upgrading keeps a user's project: a demo made by an earlier release plans zero jobs with this code, and a
+fresh run of this code makes the very same files.
+
+The earlier release is taken from this repository's own history (`git archive`), so the project under test is
+made by that release's workflow, scripts and package, exactly as a user's would have been.
+"""
+
+import hashlib
+import io
+import subprocess
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from aibeats.provenance import read_recipe
+
+from workflow import REPO, WORKFLOW_FILES, copy_workflow, planned_jobs, run_ok
+
+pytestmark = pytest.mark.slow
+# The last release before attempts were settled once per run (issue 8) and stages were declared in one place.
+PREVIOUS_RELEASE = "f35a8f01c67ae0f257c2af31eeb95efcb1cbcd67"
+GENERATED = ("music", "images", "animations", "clips")
+
+
+def checkout(commit: str, destination: Path) -> Path:
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", "--format=tar", commit, *WORKFLOW_FILES],
+                             capture_output=True, check=True).stdout
+    destination.mkdir(parents=True)
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(destination, filter="data")
+    return destination
+
+
+def hashes(workdir: Path) -> dict[str, str]:
+    root = workdir / "results" / "demo"
+    return {f"{folder}/{path.name}": hashlib.sha256(path.read_bytes()).hexdigest()
+            for folder in GENERATED for path in sorted((root / folder).glob("*.*"))}
+
+
+@pytest.fixture(scope="module")
+def previous_demo(tmp_path_factory) -> Path:
+    """The offline demo as the previous release made it."""
+    workdir = checkout(PREVIOUS_RELEASE, tmp_path_factory.mktemp("previous") / "repo")
+    run_ok(workdir)
+    return workdir
+
+
+def upgrade(workdir: Path) -> None:
+    """Replace the workflow's code with this checkout's, as `git pull` would; results and metadata stay."""
+    for name in WORKFLOW_FILES:
+        path = workdir / name
+        if path.is_dir():
+            subprocess.run(["rm", "-rf", str(path)], check=True)
+        else:
+            path.unlink()
+    copy_workflow(workdir)
+
+
+def test_a_project_made_by_the_previous_release_plans_zero_jobs_and_rerolls_as_before(previous_demo, tmp_path):
+    workdir = tmp_path / "repo"
+    subprocess.run(["cp", "-a", str(previous_demo), str(workdir)], check=True)
+    made_before = hashes(workdir)
+    upgrade(workdir)
+    assert planned_jobs(workdir) == set()
+    run_ok(workdir)
+    assert hashes(workdir) == made_before
+
+    # a deletion after the upgrade still re-rolls, from the history the previous release wrote
+    (workdir / "results" / "demo" / "images" / "img_3.png").unlink()
+    run_ok(workdir)
+    assert read_recipe(workdir / "results" / "demo" / "images" / "img_3.png")["attempt"] == 1
+    assert planned_jobs(workdir) == set()
+
+
+def test_this_release_makes_the_same_files_as_the_previous_one(previous_demo, demo_run):
+    assert hashes(demo_run) == hashes(previous_demo)
