@@ -3,32 +3,34 @@
 import os
 from pathlib import Path
 
-# The model family each generating stage needs: both music stages use the same MusicGen model. Kept here,
-# not in aibeats.stages, so that a thin client job imports neither numpy nor PIL.
-FAMILY_OF_STAGE = {"music": "music", "music_continuation": "music", "image": "image", "video": "video"}
+from aibeats.pipeline import STAGES
+from aibeats.recipes import Recipe
 
 
-def generate(stage: str, recipe: dict, inputs: dict, output: str | Path, history_dir: str | Path, device: str,
-             workers: dict, workers_dir: str | Path) -> None:
+# A job's facts come from three places (its recipe and paths, the config's device, the worker settings): past
+# the item itself they are keyword-only.
+def generate(stage: str, recipe: Recipe, inputs: dict, output: str | Path, history_dir: str | Path, *,  # noqa: PLR0913
+             device: str, workers: dict, workers_dir: str | Path) -> None:
     """Make the output of one generating stage (music, music_continuation, image or video).
 
     With workers enabled this process stays thin (no torch import): a worker that keeps the model loaded
     makes the item. Both paths run the same maker, so the files are identical.
     """
-    family = FAMILY_OF_STAGE[stage]
+    family = STAGES[stage].family  # both music stages share one MusicGen model, and so one worker
     if workers["enabled"]:
         from aibeats.workers import request_item
 
-        # Paths stay as Snakemake gave them (relative to the workdir, which the worker moves to): they end up
-        # in the files' recipes, which must not depend on where the project folder lies.
-        request = {"stage": stage, "recipe": recipe, "inputs": {k: str(v) for k, v in inputs.items()},
+        # Paths stay as Snakemake gave them (relative to the workdir, which the worker shares): they end up in
+        # the files' recipes, which must not depend on where the project folder lies.
+        request = {"stage": stage, "recipe": recipe.as_params(), "inputs": {k: str(v) for k, v in inputs.items()},
                    "output": str(output), "history": str(history_dir), "workdir": os.getcwd()}
-        log = request_item(family, recipe["model_id"], device, request, Path(workers_dir), workers)
+        log = request_item(family, recipe.model_id, device, request, Path(workers_dir), workers)
         print(f"made by the {family} worker; its log: {log}")
         return
 
     from aibeats.devices import resolve_device
-    from aibeats.stages import MAKERS, load_model
+    from aibeats.model_errors import load_model_or_explain
+    from aibeats.stages import MAKERS
 
-    model = load_model(family, recipe["model_id"], resolve_device(device))
+    model = load_model_or_explain(family, recipe.model_id, resolve_device(device))
     MAKERS[stage](model, recipe, inputs, Path(output), Path(history_dir))

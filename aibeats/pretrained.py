@@ -16,7 +16,7 @@ def pretrained_options(model_id: str, device: str) -> dict:
 
     Asking a folder without fp16 files for that variant raises, so it is only asked where the files are.
     """
-    # Imported here: aibeats.devices imports torch, and the pure functions of the stages must not.
+    # Imported here: the pure functions of the stages must not import torch.
     import torch
 
     from aibeats.devices import dtype_for

@@ -2,15 +2,34 @@
 
 One file per job means one process per job; without workers each job pays for `import torch, diffusers` and
 a model load, which dwarfs the generation itself. The first job that needs a model starts a worker for
-(family, model id, device); the worker loads the model, listens on a Unix socket in the project folder and
-serves requests one at a time through the same `aibeats.stages` makers a job uses in-process, so the files
-are identical either way. Clients import neither torch nor the model libraries.
+(family, model id, device); the worker loads the model, listens on a Unix socket and serves requests one at a
+time through the same `aibeats.stages` makers a job uses in-process, so the files are identical either way.
+Clients import neither torch nor the model libraries; they resolve the device themselves (aibeats.devices),
+so that `auto`, `cuda` and `cuda:0` name the same worker.
 
-- A worker exits after `idle_timeout` seconds without a request, and when the workflow ends (the Snakefile's
-  onsuccess/onerror handlers call stop_workers).
+Requests travel over multiprocessing.connection. Each worker draws a random key and writes it, readable by
+its user only, beside its socket; a connection that cannot prove it knows the key is refused before any
+request on it is read. Per worker `<name>`, the workers folder holds (the socket and the files beside it go to the
+temp folder when the project's path is too long for a socket address):
+
+- `<name>.sock` and `<name>.key`: the socket and its key, removed by the worker when it exits;
+- `<name>.failed`: left by a worker that could not load its model: the one-line cause, and the workflow run
+  it was started for. The other jobs of that run fail with that line at once instead of each starting a
+  worker that fails the same way; the next run tries again;
+- `<name>.start.lock`: held by the client that starts the worker, so that only one does;
+- `device-<device>-<host>.lock`: on a GPU, held by the worker that uses it (see below).
+
+A worker runs in the workdir of the client that started it, and refuses requests from another workdir: their
+paths are relative to the workdir, and stay so, since they end up in the files' recipes.
+
+- A worker exits after `idle_timeout` seconds without a request; when the workflow ends (the Snakefile's
+  onsuccess/onerror handlers call stop_workers); and within seconds, even in the middle of a request, once
+  the workflow's Snakemake process is gone (killed, say). Each request names that process (the job's
+  AIBEATS_WORKFLOW_PID, set by the Snakefile, else the job's parent) with its start time, so that a later
+  process given the same pid does not pass for it.
 - A socket nobody answers on is stale (its worker died): the next client replaces the worker. A worker that
   dies in the middle of a request is replaced once and the request retried; a second death fails the job
-  with a message naming the worker's log.
+  with a message naming the worker's log. Nothing is started for a workflow that is gone.
 - On a GPU, only one worker holds the device at a time unless the config says the models fit together: a
   starting worker asks the holder to finish and waits for it to exit before loading its own model.
 - Sockets and locks carry the host name, and the SLURM job id inside an allocation: on a cluster's shared
@@ -23,36 +42,122 @@ import fcntl
 import hashlib
 import json
 import os
+import secrets
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from contextlib import suppress
+from dataclasses import dataclass
+from multiprocessing.connection import AuthenticationError, Client, Connection, Listener
 from pathlib import Path
+from typing import NoReturn
 
+from aibeats.atomic import atomic_path
+from aibeats.devices import resolve_device
 from aibeats.errors import AiBeatsError, MediaError
+from aibeats.model_errors import ModelError, load_model_or_explain
 
 # AF_UNIX paths are limited to 108 bytes on Linux (104 on macOS).
 _MAX_SOCKET_PATH = 100
 # How often a worker inside a SLURM job asks whether its job is still running.
 SLURM_POLL_SECONDS = 30
+# How often a worker looks whether its workflow's process still runs (and whether it has been idle too long).
+WATCH_SECONDS = 1
+# What connecting meets when no worker with the key on disk listens: no socket or key file, a socket nobody
+# listens on, a worker that died during the handshake, or one that replaced its key in the meantime.
+_NO_WORKER = (OSError, EOFError, AuthenticationError)
+# The Snakemake process of a run, as its Snakefile announces it (Workflow.announce).
+_WORKFLOW_PID_VARIABLE = "AIBEATS_WORKFLOW_PID"
 
 
 class WorkerError(AiBeatsError):
     """A model worker could not start or died; the message names its log."""
 
 
-def _worker_name(family: str, model_id: str, device: str) -> str:
-    digest = hashlib.sha256(f"{family}\0{model_id}\0{device}".encode()).hexdigest()[:12]
-    # Per SLURM job too: a worker uses the GPUs of the allocation it was started in, so two allocations on
-    # one node must not share it.
-    slurm_job = os.environ.get("SLURM_JOB_ID")
-    return f"{family}-{digest}-{socket.gethostname()}" + (f"-slurm{slurm_job}" if slurm_job else "")
+@dataclass(frozen=True)
+class Workflow:
+    """The Snakemake process of a workflow run; its start time tells it apart from a later process with its pid."""
+
+    pid: int
+    start: str | None
+
+    @staticmethod
+    def announce() -> None:
+        """Called by the Snakefile in each Snakemake process: its jobs, and the workers they start, inherit it."""
+        os.environ[_WORKFLOW_PID_VARIABLE] = str(os.getpid())
+
+    @classmethod
+    def of_this_job(cls) -> "Workflow":
+        # A job run some other way than by Snakemake counts its parent as its workflow.
+        pid = int(os.environ.get(_WORKFLOW_PID_VARIABLE) or os.getppid())
+        stat = _process_stat(pid)
+        return cls(pid, stat[1] if stat else None)
+
+    def alive(self) -> bool:
+        stat = _process_stat(self.pid)
+        if stat is not None:
+            state, start = stat
+            # A zombie has ended: only its parent has not collected its exit status yet.
+            return state not in ("Z", "X") and self.start in (None, start)
+        if Path("/proc/self/stat").exists():
+            return False
+        # No /proc (macOS): whether the pid exists, reused or not.
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            pass
+        return True
+
+    def __str__(self) -> str:
+        return f"process {self.pid}"
 
 
-def socket_path(workers_dir: Path, name: str) -> Path:
+def _process_stat(pid: int) -> tuple[str, str] | None:
+    """(state, start time in clock ticks after boot) of a process, from /proc; None when it has no entry there."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # Fields 3 onwards follow the command name, which is in parentheses and may hold spaces and parentheses.
+    fields = stat.rpartition(")")[2].split()
+    return fields[0], fields[19]
+
+
+@dataclass(frozen=True)
+class Worker:
+    """Which worker: the model of a family on a device (resolved: one name per device), for a project's
+    workers folder; where its socket and log are."""
+
+    family: str
+    model_id: str
+    device: str
+    workers_dir: Path
+
+    @property
+    def name(self) -> str:
+        digest = hashlib.sha256(f"{self.family}\0{self.model_id}\0{self.device}".encode()).hexdigest()[:12]
+        # Per SLURM job too: a worker uses the GPUs of the allocation it was started in, so two allocations on
+        # one node must not share it.
+        slurm_job = os.environ.get("SLURM_JOB_ID")
+        return f"{self.family}-{digest}-{socket.gethostname()}" + (f"-slurm{slurm_job}" if slurm_job else "")
+
+    @property
+    def address(self) -> Path:
+        """Its socket's path."""
+        return _socket_path(self.workers_dir, self.name)
+
+    @property
+    def log(self) -> Path:
+        return self.workers_dir.parent / "logs" / "workers" / f"{self.name}.log"
+
+
+def _socket_path(workers_dir: Path, name: str) -> Path:
     path = Path(workers_dir).absolute() / f"{name}.sock"
     if len(str(path).encode()) <= _MAX_SOCKET_PATH:
         return path
@@ -61,29 +166,27 @@ def socket_path(workers_dir: Path, name: str) -> Path:
     return Path(tempfile.gettempdir()) / f"aibeats-{digest}.sock"
 
 
-def _send(connection: socket.socket, message: dict) -> None:
-    connection.sendall(json.dumps(message).encode() + b"\n")
+def key_path(path: Path) -> Path:
+    return path.with_suffix(".key")
 
 
-def _receive(connection: socket.socket) -> dict | None:
-    """One JSON line, or None when the peer closed the connection first (it died)."""
-    data = b""
-    while not data.endswith(b"\n"):
-        chunk = connection.recv(65536)
-        if not chunk:
-            return None
-        data += chunk
-    return json.loads(data)
+def failure_path(path: Path) -> Path:
+    return path.with_suffix(".failed")
 
 
-def _connect(path: Path) -> socket.socket:
-    connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+def _connect(path: Path) -> Connection:
+    return Client(str(path), family="AF_UNIX", authkey=key_path(path).read_bytes())
+
+
+def _ask_to_stop(path: Path) -> bool:
+    """Ask the worker at path to exit; whether it answered (by then it no longer listens)."""
     try:
-        connection.connect(str(path))
-    except OSError:
-        connection.close()
-        raise
-    return connection
+        with _connect(path) as connection:
+            connection.send({"op": "shutdown"})
+            connection.recv()
+    except _NO_WORKER:
+        return False
+    return True
 
 
 # ---------------------------------------------------------------------------------------------- worker side
@@ -99,85 +202,187 @@ def _hold_device(workers_dir: Path, device: str):
         lock.seek(0)
         holder = lock.read().strip()
         if holder:
-            with suppress(OSError), _connect(Path(holder)) as connection:
-                _send(connection, {"op": "shutdown"})
-                _receive(connection)
+            _ask_to_stop(Path(holder))
         fcntl.flock(lock, fcntl.LOCK_EX)
     return lock
 
 
-def serve(family: str, model_id: str, device: str, path: Path, workers_dir: Path, idle_timeout: float,
-          exclusive_device: bool) -> None:
-    from aibeats.devices import resolve_device
-    from aibeats.stages import MAKERS, load_model
+def _write_key(path: Path) -> bytes:
+    """A new random key in the key file of the socket at path: created readable by this user only, then
+    renamed into place, so that a client never reads a partial key."""
+    key = secrets.token_bytes(32)
+    final = key_path(path)
+    temporary = final.with_name(f".{final.name}.tmp-{secrets.token_hex(6)}")
+    descriptor = os.open(temporary, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    with os.fdopen(descriptor, "wb") as file:
+        file.write(key)
+    os.replace(temporary, final)
+    return key
 
-    resolved = resolve_device(device)
+
+def _same_folder(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _make(model, request: dict) -> dict:
+    from aibeats.pipeline import STAGES
+    from aibeats.stages import MAKERS
+
+    if not _same_folder(request["workdir"], os.getcwd()):
+        return {"error": f"this worker serves the workflow in {os.getcwd()}, and this job runs in "
+                         f"{request['workdir']}: workflows in two folders cannot share a project's workers at once; "
+                         "run them one after the other", "media": False}
+    try:
+        stage = request["stage"]
+        MAKERS[stage](model, STAGES[stage].recipe.from_params(request["recipe"]), request["inputs"],
+                      Path(request["output"]), Path(request["history"]))
+    except AiBeatsError as error:
+        return {"error": str(error), "media": isinstance(error, MediaError)}
+    except Exception as error:  # noqa: BLE001 - reported to the client, the worker goes on
+        traceback.print_exc()
+        return {"error": f"{type(error).__name__}: {error}", "media": False}
+    return {"ok": True}
+
+
+class _Server:
+    """A worker's model behind its socket. A watch thread ends the process when the workflow's process is gone, when the
+    SLURM job has ended, and after idle_timeout seconds without a request."""
+
+    def __init__(self, worker: Worker, idle_timeout: float, workflow: Workflow):
+        self.worker = worker
+        self.path = worker.address
+        self.idle_timeout = idle_timeout
+        self.workflow = workflow
+        self.served = 0
+        self.busy = False
+        self.idle_since: float | None = None  # set once it listens
+        self.key: bytes | None = None
+        self.inode: int | None = None
+        # Held to start a request and to exit: an idle exit never cuts a request short.
+        self.state = threading.RLock()
+
+    def watch(self) -> None:
+        threading.Thread(target=self._watch_workflow_and_idleness, daemon=True).start()
+        # Inside a SLURM job the worker also watches the job: Snakemake runs a bundle's jobs without its
+        # onsuccess/onerror hooks, and a cluster that does not track processes by cgroup would let the worker
+        # outlive the allocation, holding the GPU.
+        slurm_job = os.environ.get("SLURM_JOB_ID")
+        if slurm_job:
+            threading.Thread(target=self._watch_slurm_job, args=(slurm_job,), daemon=True).start()
+
+    def _watch_workflow_and_idleness(self) -> None:
+        while True:
+            time.sleep(WATCH_SECONDS)
+            with self.state:
+                if not self.workflow.alive():
+                    self.exit(f"the workflow ({self.workflow}) has ended after {self.served} requests: exiting")
+                if (self.idle_since is not None and not self.busy
+                        and time.monotonic() - self.idle_since >= self.idle_timeout):
+                    self.exit(f"idle for {self.idle_timeout} s after {self.served} requests: exiting")
+
+    def _watch_slurm_job(self, job_id: str) -> None:
+        while True:
+            time.sleep(min(self.idle_timeout / 4, SLURM_POLL_SECONDS))
+            if slurm_job_ended(job_id):
+                self.exit(f"SLURM job {job_id} has ended after {self.served} requests: exiting")
+
+    def load(self):
+        try:
+            return load_model_or_explain(self.worker.family, self.worker.model_id, self.worker.device)
+        except AiBeatsError as error:
+            # Every job of this run would meet the same cause: they read it here rather than each starting a
+            # worker that fails the same way.
+            with atomic_path(failure_path(self.path)) as temporary:
+                temporary.write_text(json.dumps({"workflow": [self.workflow.pid, self.workflow.start],
+                                                 "message": str(error)}))
+            self.exit(str(error), code=1)
+
+    def listen(self) -> Listener:
+        self.key = _write_key(self.path)
+        # A socket file left here is stale: a client that could connect to it would not have started us.
+        self.path.unlink(missing_ok=True)
+        listener = Listener(str(self.path), family="AF_UNIX", backlog=64, authkey=self.key)
+        # Other users cannot even connect, let alone hold the handshake up.
+        os.chmod(self.path, 0o600)
+        self.inode = self.path.stat().st_ino
+        with self.state:
+            self.idle_since = time.monotonic()
+        return listener
+
+    def serve(self, listener: Listener, model) -> NoReturn:
+        while True:
+            try:
+                connection = listener.accept()
+            except _NO_WORKER as error:
+                print(f"refused a connection: {type(error).__name__}: {error}", flush=True)
+                continue
+            with connection:
+                self.serve_one(connection, model)
+
+    def serve_one(self, connection: Connection, model) -> None:
+        try:
+            request = connection.recv()
+        except (EOFError, OSError):
+            return
+        if request["op"] == "shutdown":
+            # Gone from the socket before answering: whoever asked may start a replacement at once.
+            self.remove_files()
+            with suppress(OSError):
+                connection.send({"ok": True})
+            self.exit(f"asked to stop after {self.served} requests")
+        with self.state:
+            self.busy = True
+            self.workflow = Workflow(*request["workflow"])
+        started = time.perf_counter()
+        reply = _make(model, request)
+        print(f"{request['stage']} {request['output']}: {time.perf_counter() - started:.2f} s "
+              f"{'ok' if 'ok' in reply else 'failed: ' + reply['error']}", flush=True)
+        with suppress(OSError):
+            connection.send(reply)
+        with self.state:
+            self.served += 1
+            self.busy = False
+            self.idle_since = time.monotonic()
+
+    def remove_files(self) -> None:
+        # Only while they are still this worker's: a replacement may have taken the paths over.
+        with suppress(OSError):
+            if self.path.stat().st_ino == self.inode:
+                self.path.unlink()
+        with suppress(OSError):
+            if key_path(self.path).read_bytes() == self.key:
+                key_path(self.path).unlink()
+
+    def exit(self, reason: str, code: int = 0) -> NoReturn:
+        """End the process now, from either thread, even in the middle of a request."""
+        with self.state:
+            print(reason, flush=True)
+            self.remove_files()
+            # From the watch thread, sys.exit would end only that thread; the model's memory goes with the process.
+            os._exit(code)
+
+
+def serve(worker: Worker, idle_timeout: float, exclusive_device: bool, workflow: Workflow) -> NoReturn:
+    """Load the model, then make items until asked to stop, idle, or left behind by the workflow."""
+    server = _Server(worker, idle_timeout, workflow)
+    print(f"worker pid {os.getpid()}: {worker.family} model {worker.model_id} on {worker.device}, for the "
+          f"workflow's {workflow}", flush=True)
+    server.watch()
     device_lock = None
-    if exclusive_device and resolved != "cpu":
-        device_lock = _hold_device(workers_dir, resolved)
-    model = load_model(family, model_id, resolved)
-    print(f"worker {family} {model_id} on {resolved}: model loaded, listening on {path}", flush=True)
-
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    with suppress(FileNotFoundError):
-        path.unlink()
-    listener.bind(str(path))
-    bound_inode = path.stat().st_ino
-    listener.listen(64)
-    # Inside a SLURM job the worker also watches the job: Snakemake runs a bundle's jobs without its
-    # onsuccess/onerror hooks, and a cluster that does not track processes by cgroup would let the worker
-    # outlive the allocation, holding the GPU.
-    slurm_job = os.environ.get("SLURM_JOB_ID")
-    listener.settimeout(min(idle_timeout / 4, SLURM_POLL_SECONDS) if slurm_job else idle_timeout)
+    if exclusive_device and worker.device != "cpu":
+        device_lock = _hold_device(worker.workers_dir, worker.device)
+    model = server.load()
+    listener = server.listen()
     if device_lock is not None:
         device_lock.seek(0)
         device_lock.truncate()
-        device_lock.write(str(path))
+        device_lock.write(str(worker.address))
         device_lock.flush()
-    served = 0
-    idle_since = time.monotonic()
-    try:
-        while True:
-            try:
-                connection, _ = listener.accept()
-            except TimeoutError:
-                if slurm_job and slurm_job_ended(slurm_job):
-                    print(f"SLURM job {slurm_job} has ended after {served} requests: exiting", flush=True)
-                    return
-                if time.monotonic() - idle_since >= idle_timeout:
-                    print(f"idle for {idle_timeout} s after {served} requests: exiting", flush=True)
-                    return
-                continue
-            with connection:
-                connection.settimeout(None)
-                request = _receive(connection)
-                if request is None:
-                    continue
-                if request["op"] == "shutdown":
-                    # Gone from the socket before answering: whoever asked may start a replacement at once.
-                    _close_listener(listener, path, bound_inode)
-                    _send(connection, {"ok": True})
-                    print(f"asked to stop after {served} requests", flush=True)
-                    return
-                started = time.perf_counter()
-                try:
-                    os.chdir(request["workdir"])
-                    MAKERS[request["stage"]](model, request["recipe"], request["inputs"], Path(request["output"]),
-                                             Path(request["history"]))
-                    reply = {"ok": True}
-                except AiBeatsError as error:
-                    reply = {"error": str(error), "media": isinstance(error, MediaError)}
-                except Exception as error:  # noqa: BLE001 - reported to the client, the worker goes on
-                    traceback.print_exc()
-                    reply = {"error": f"{type(error).__name__}: {error}", "media": False}
-                served += 1
-                print(f"{request['stage']} {request['output']}: {time.perf_counter() - started:.2f} s "
-                      f"{'ok' if 'ok' in reply else 'failed: ' + reply['error']}", flush=True)
-                with suppress(OSError):
-                    _send(connection, reply)
-                idle_since = time.monotonic()
-    finally:
-        _close_listener(listener, path, bound_inode)
+    print(f"model loaded, listening on {worker.address}", flush=True)
+    server.serve(listener, model)
 
 
 def slurm_job_ended(job_id: str) -> bool:
@@ -193,109 +398,135 @@ def slurm_job_ended(job_id: str) -> bool:
     return result.stdout.strip() not in ("RUNNING", "COMPLETING", "SUSPENDED")
 
 
-def _close_listener(listener: socket.socket, path: Path, bound_inode: int) -> None:
-    if listener.fileno() == -1:
-        return
-    # Remove the socket file only if it is still ours (a replacement worker may have bound the path).
-    with suppress(OSError):
-        if path.stat().st_ino == bound_inode:
-            path.unlink()
-    listener.close()
-
-
 # ---------------------------------------------------------------------------------------------- client side
 
 
-def _start_worker(family: str, model_id: str, device: str, path: Path, workers_dir: Path, log: Path,
-                  settings: dict) -> subprocess.Popen:
-    log.parent.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-m", "aibeats.workers", "--family", family, "--model-id", model_id,
-               "--device", device, "--socket", str(path), "--workers-dir", str(workers_dir),
-               "--idle-timeout", str(settings["idle_timeout"])]
+def _start_worker(worker: Worker, settings: dict, workflow: Workflow) -> subprocess.Popen:
+    worker.log.parent.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, "-m", "aibeats.workers", "--family", worker.family, "--model-id", worker.model_id,
+               "--device", worker.device, "--workers-dir", str(worker.workers_dir),
+               "--idle-timeout", str(settings["idle_timeout"]), "--workflow-pid", str(workflow.pid),
+               "--workflow-start", workflow.start or ""]
     if not settings["models_fit_together"]:
         command.append("--exclusive-device")
-    with open(log, "a") as log_file:
+    with open(worker.log, "a") as log_file:
         # A session of its own: the worker outlives the job that started it and Snakemake's signals to it.
         return subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
                                 start_new_session=True, cwd=os.getcwd(), env=os.environ.copy())
 
 
-def _connection_to_worker(family: str, model_id: str, device: str, workers_dir: Path, log: Path,
-                          settings: dict) -> socket.socket:
+def _raise_earlier_failure(path: Path, workflow: Workflow) -> None:
+    """Fail with the cause a worker left when it could not load its model for this workflow run."""
+    failure = failure_path(path)
+    try:
+        record = json.loads(failure.read_text())
+    except FileNotFoundError:
+        return
+    if Workflow(*record["workflow"]) == workflow:
+        raise ModelError(record["message"])
+    # Another run's: what caused it (the network, a login, a missing folder) may be fixed by now.
+    failure.unlink(missing_ok=True)
+
+
+def _raise_if_ended(workflow: Workflow, worker: Worker) -> None:
+    if not workflow.alive():
+        # A job left running by a killed Snakemake: a worker started now would only exit again.
+        raise WorkerError(f"the workflow ({workflow}) has ended: its {worker.family} worker for {worker.model_id} "
+                          "is gone, and no new one is started")
+
+
+def _connection_to_worker(worker: Worker, settings: dict, workflow: Workflow) -> Connection:
     """Connect to the running worker, or start one (only one client starts it; the others wait for it)."""
-    workers_dir.mkdir(parents=True, exist_ok=True)
-    name = _worker_name(family, model_id, device)
-    path = socket_path(workers_dir, name)
-    with suppress(OSError):
-        return _connect(path)
-    with open(workers_dir / f"{name}.start.lock", "w") as start_lock:
+    with suppress(*_NO_WORKER):
+        return _connect(worker.address)
+    worker.workers_dir.mkdir(parents=True, exist_ok=True)
+    with open(worker.workers_dir / f"{worker.name}.start.lock", "w") as start_lock:
         fcntl.flock(start_lock, fcntl.LOCK_EX)
-        with suppress(OSError):
-            return _connect(path)
-        worker = _start_worker(family, model_id, device, path, workers_dir, log, settings)
+        with suppress(*_NO_WORKER):
+            return _connect(worker.address)
+        _raise_earlier_failure(worker.address, workflow)
+        _raise_if_ended(workflow, worker)
+        process = _start_worker(worker, settings, workflow)
         deadline = time.monotonic() + settings["start_timeout"]
         while True:
-            with suppress(OSError):
-                return _connect(path)
-            if worker.poll() is not None:
-                raise WorkerError(f"the {family} worker for {model_id} exited while loading its model "
-                                  f"(exit code {worker.returncode}); see {log}")
+            with suppress(*_NO_WORKER):
+                return _connect(worker.address)
+            if process.poll() is not None:
+                _raise_earlier_failure(worker.address, workflow)
+                _raise_if_ended(workflow, worker)
+                raise WorkerError(f"the {worker.family} worker for {worker.model_id} exited while loading its model "
+                                  f"(exit code {process.returncode}); see {worker.log}")
             if time.monotonic() > deadline:
-                worker.kill()
-                raise WorkerError(f"the {family} worker for {model_id} did not load its model within "
-                                  f"{settings['start_timeout']} s (workers.start_timeout); see {log}")
+                process.kill()
+                raise WorkerError(f"the {worker.family} worker for {worker.model_id} did not load its model within "
+                                  f"{settings['start_timeout']} s (workers.start_timeout); see {worker.log}")
             time.sleep(0.05)
 
 
 def request_item(family: str, model_id: str, device: str, request: dict, workers_dir: Path, settings: dict) -> str:
     """Have the worker for a model make one item; returns the worker's log path (for the job's log)."""
-    workers_dir = Path(workers_dir)
-    log = workers_dir.parent / "logs" / "workers" / f"{_worker_name(family, model_id, device)}.log"
+    worker = Worker(family, model_id, resolve_device(device), Path(workers_dir))
+    workflow = Workflow.of_this_job()
+    message = {"op": "make", "workflow": [workflow.pid, workflow.start], **request}
     for attempt in (1, 2):
-        with _connection_to_worker(family, model_id, device, workers_dir, log, settings) as connection:
-            _send(connection, {"op": "make", **request})
-            reply = _receive(connection)
+        with _connection_to_worker(worker, settings, workflow) as connection:
+            try:
+                connection.send(message)
+                reply = connection.recv()
+            except (EOFError, OSError):
+                reply = None
         if reply is None:
             if attempt == 1:
                 print(f"the {family} worker died while making {request['output']}; retrying once with a new "
-                      f"worker (its log: {log})", file=sys.stderr, flush=True)
+                      f"worker (its log: {worker.log})", file=sys.stderr, flush=True)
                 continue
-            raise WorkerError(f"the {family} worker died twice while making {request['output']}; see {log}")
+            raise WorkerError(f"the {family} worker died twice while making {request['output']}; see {worker.log}")
         if "ok" in reply:
-            return str(log)
+            return str(worker.log)
         if reply["media"]:
             raise MediaError(reply["error"])
-        raise WorkerError(f"the {family} worker failed to make {request['output']}: {reply['error']}; see {log}")
+        raise WorkerError(f"the {family} worker failed to make {request['output']}: {reply['error']}; "
+                          f"see {worker.log}")
     raise AssertionError("unreachable")
 
 
-def stop_workers(workers_dir: Path) -> int:
-    """Ask every worker of this host in a project to exit; returns how many answered."""
-    stopped = 0
+def stop_workers(workers_dir: Path, timeout: float = 5) -> int:
+    """Ask every worker of this host in a project to exit; returns how many answered within timeout seconds.
+
+    A worker in the middle of a request answers when it is done; one that takes longer than the timeout exits
+    anyway once the workflow's process has ended.
+    """
     host = socket.gethostname()
     locks = [*Path(workers_dir).glob(f"*-{host}.start.lock"), *Path(workers_dir).glob(f"*-{host}-slurm*.start.lock")]
-    for lock in locks:
-        path = socket_path(workers_dir, lock.name.removesuffix(".start.lock"))
-        with suppress(OSError), _connect(path) as connection:
-            connection.settimeout(5)
-            _send(connection, {"op": "shutdown"})
-            if _receive(connection) is not None:
-                stopped += 1
-    return stopped
+    answered = []
+
+    def ask(path: Path) -> None:
+        if _ask_to_stop(path):
+            answered.append(path)
+
+    askers = [threading.Thread(target=ask, args=(_socket_path(workers_dir, lock.name.removesuffix(".start.lock")),),
+                               daemon=True) for lock in locks]
+    for asker in askers:
+        asker.start()
+    deadline = time.monotonic() + timeout
+    for asker in askers:
+        asker.join(max(0.0, deadline - time.monotonic()))
+    return len(answered)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="a warm model worker (started by the jobs themselves)")
     parser.add_argument("--family", required=True)
     parser.add_argument("--model-id", required=True)
-    parser.add_argument("--device", required=True)
-    parser.add_argument("--socket", required=True, type=Path)
+    parser.add_argument("--device", required=True, help="a resolved device: cpu, mps or cuda:N")
     parser.add_argument("--workers-dir", required=True, type=Path)
     parser.add_argument("--idle-timeout", required=True, type=float)
     parser.add_argument("--exclusive-device", action="store_true")
+    parser.add_argument("--workflow-pid", required=True, type=int)
+    parser.add_argument("--workflow-start", default="", help="its start time in /proc/PID/stat, if known")
     args = parser.parse_args(argv)
-    serve(args.family, args.model_id, args.device, args.socket, args.workers_dir, args.idle_timeout,
-          args.exclusive_device)
+    serve(Worker(args.family, args.model_id, args.device, args.workers_dir), args.idle_timeout, args.exclusive_device,
+          Workflow(args.workflow_pid, args.workflow_start or None))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,163 @@
+"""Loading a model, or saying in one line why it cannot be loaded: which model, which config key, what to do.
+
+A hub id that is not cached cannot load without the hub, and huggingface_hub finds that out slowly: it tries
+each file six times with growing pauses (1 + 2 + 4 + 8 + 8 s), with a 60 s timeout per try once no cached
+copy exists, and a model has several files. Offline that took 144 s for MusicGen's processor alone, ending
+in "We couldn't connect to 'https://huggingface.co'". So one request for the model's first file, without
+retries, comes before the load: it tells within the hub's etag timeout (HF_HUB_ETAG_TIMEOUT, 10 s) whether
+the hub answers, whether the repository exists and whether it is gated. A GPU device, chosen without torch
+(aibeats.devices), is checked against what torch can use, so that its own key gets the blame.
+
+Importing this module is cheap (no huggingface_hub, no torch): thin clients raise ModelError too.
+"""
+
+import traceback
+from http import HTTPStatus
+from pathlib import Path
+
+from aibeats.errors import AiBeatsError
+from aibeats.pipeline import STAGES
+
+CONFIG_KEYS = {stage.family: f"{stage.config_section}.model_id" for stage in STAGES.values() if stage.family}
+# The file at the top of a model of each family, in a folder or a hub repository: MusicGen's config,
+# the diffusers pipeline's index of its parts.
+MODEL_FILES = {"music": "config.json", "image": "model_index.json", "video": "model_index.json"}
+
+
+class ModelError(AiBeatsError):
+    """A model cannot be loaded; the message names it, its config key and what to do."""
+
+
+def load_model_or_explain(family: str, model_id: str, device: str):
+    """The model of a family loaded on a resolved device, or ModelError with the one-line cause.
+
+    An error without a known cause also leaves its traceback on stderr (the job's or the worker's log).
+    """
+    try:
+        check_hub(family, model_id)
+        _check_device(family, device)
+        # Imported after the checks: a model that cannot load fails before the model libraries load.
+        from aibeats.stages import load_model
+
+        return load_model(family, model_id, device)
+    except AiBeatsError:
+        raise
+    except Exception as error:
+        if _known_reason(family, model_id, error) is None:
+            traceback.print_exc()
+        raise ModelError(explain(family, model_id, error)) from error
+
+
+def check_hub(family: str, model_id: str) -> None:
+    """Raise huggingface_hub's own error at once when a hub id cannot be loaded (a local folder passes).
+
+    A hub that does not answer (offline mode, HF_HUB_OFFLINE, included) is an error only when no copy is
+    cached: with one, the load falls back to it.
+    """
+    if Path(model_id).exists():
+        return
+    from huggingface_hub import constants, get_hf_file_metadata, hf_hub_url, try_to_load_from_cache
+    from huggingface_hub.utils import validate_repo_id
+
+    validate_repo_id(model_id)
+    model_file = MODEL_FILES[family]
+    try:
+        get_hf_file_metadata(hf_hub_url(model_id, model_file), timeout=constants.HF_HUB_ETAG_TIMEOUT)
+    except Exception as error:
+        if _hub_did_not_answer(error) and _cached(try_to_load_from_cache(model_id, model_file)):
+            print(f"the Hugging Face hub did not answer ({_first_line(error)}): loading the cached copy of "
+                  f"{model_id}", flush=True)
+            return
+        raise
+
+
+def _check_device(family: str, device: str) -> None:
+    """A GPU is chosen from what the system shows (aibeats.devices, without torch); torch has the last word."""
+    if not device.startswith("cuda"):
+        return
+    import torch
+
+    usable = torch.cuda.device_count()
+    if int(device.partition(":")[2] or 0) >= usable:
+        raise ModelError(f"cannot load the {family} model on {device} (config key {family}.device): torch can use "
+                         f"{usable} CUDA GPU(s) here; set {family}.device to cpu, or to a GPU that torch can use")
+
+
+def explain(family: str, model_id: str, error: BaseException) -> str:
+    """One line: the model, its config key, why it cannot be loaded and what to do about it."""
+    reason = _known_reason(family, model_id, error) or f"{type(error).__name__}: {_first_line(error)}"
+    return f"cannot load the {family} model {model_id!r} (config key {CONFIG_KEYS[family]}): {reason}"
+
+
+def _known_reason(family: str, model_id: str, error: BaseException) -> str | None:
+    key, model_file = CONFIG_KEYS[family], MODEL_FILES[family]
+    folder = Path(model_id)
+    # Whatever the library made of it (transformers and diffusers each word it their own way), a folder
+    # without the model's top file is not a model.
+    if folder.is_dir() and not (folder / model_file).is_file():
+        return (f"the folder {folder} is not a {family} model (it has no {model_file}); set {key} to a folder that "
+                "holds one, or to a Hugging Face hub id")
+    return _hub_reason(family, model_id, _causes(error))
+
+
+def _hub_reason(family: str, model_id: str, causes: list[BaseException]) -> str | None:
+    from huggingface_hub.errors import (
+        GatedRepoError,
+        HFValidationError,
+        RemoteEntryNotFoundError,
+        RepositoryNotFoundError,
+    )
+
+    key, model_file = CONFIG_KEYS[family], MODEL_FILES[family]
+
+    def caused_by(kind) -> bool:
+        return any(isinstance(cause, kind) for cause in causes)
+
+    if caused_by(GatedRepoError):
+        return (f"the model is gated on the Hugging Face hub: accept its terms at https://huggingface.co/{model_id} "
+                "and log in (hf auth login, or set HF_TOKEN)")
+    if caused_by(RepositoryNotFoundError):
+        return (f"there is no folder of that name and no such model on the Hugging Face hub (or it is private and "
+                f"you are not logged in): check {key}, or log in (hf auth login, or set HF_TOKEN)")
+    if no_answer := [cause for cause in causes if _hub_did_not_answer(cause)]:
+        # The deepest cause says why: a DNS failure, a refused connection, a timeout, offline mode.
+        return (f"the Hugging Face hub cannot be reached ({_first_line(no_answer[-1])}) and no copy is cached; "
+                f"download it once with a network connection (hf download {model_id}), or set {key} to a folder "
+                "that holds the model")
+    if caused_by(RemoteEntryNotFoundError):
+        return f"the hub repository has no {model_file}, so it is not a {family} model; set {key} to one that is"
+    if caused_by(HFValidationError):
+        return f"there is no such folder, and it is not a Hugging Face hub id (owner/name) either; check {key}"
+    return None
+
+
+def _causes(error: BaseException) -> list[BaseException]:
+    """The error and those it was raised from or while handling: libraries wrap the hub's errors in OSError."""
+    chain: list[BaseException] = []
+    while error is not None and error not in chain:
+        chain.append(error)
+        error = error.__cause__ or error.__context__
+    return chain
+
+
+def _hub_did_not_answer(error: BaseException) -> bool:
+    """Offline, the network or the hub down: nothing the model id or a login can fix."""
+    from huggingface_hub.errors import HTTPError, LocalEntryNotFoundError, OfflineModeIsEnabled
+
+    if isinstance(error, HTTPError):
+        # huggingface_hub's HTTPError is its HTTP client's base error: with a response the hub answered, with
+        # a server error it answered that it is down.
+        response = getattr(error, "response", None)
+        return response is None or response.status_code >= HTTPStatus.INTERNAL_SERVER_ERROR
+    return isinstance(error, (OfflineModeIsEnabled, LocalEntryNotFoundError, ConnectionError, TimeoutError))
+
+
+def _cached(path) -> bool:
+    # try_to_load_from_cache gives a path when cached, None when not, and a marker object for a file known
+    # to be missing from the repository.
+    return isinstance(path, str)
+
+
+def _first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
