@@ -16,7 +16,7 @@ include: "rules/common.smk"
 rule all:
     default_target: True
     input:
-        [path for paths in PROJECT.outputs_by_stage().values() for path in paths],
+        [path for stage in STAGES for path in targets_of(stage)],
 
 
 # Warm model workers exit when the workflow ends, whatever its outcome.
@@ -28,7 +28,6 @@ onerror:
     stop_workers(WORKERS)
 
 
-include: "rules/targets.smk"
 include: "rules/tiny_models.smk"
 include: "rules/music.smk"
 include: "rules/music_continuation.smk"

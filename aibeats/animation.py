@@ -35,9 +35,10 @@ def load_video_pipeline(model_id: str, device: str):
     return pipe
 
 
-def animate_image(pipe, image, *, max_side: int, num_frames: int, n_continuations: int, loop_video: bool, fps: int,
-                  decode_chunk_size: int, motion_bucket_id: int, noise_aug_strength: float, inference_steps: int,
-                  seed: int) -> list:
+# One keyword-only argument per Stable Video Diffusion setting, named as the pipeline names it.
+def animate_image(pipe, image, *, max_side: int, num_frames: int, n_continuations: int,  # noqa: PLR0913
+                  loop_video: bool, fps: int, decode_chunk_size: int, motion_bucket_id: int,
+                  noise_aug_strength: float, inference_steps: int, seed: int) -> list:
     """The frames of one animation (PIL images, all of the fitted size)."""
     from PIL import Image
 

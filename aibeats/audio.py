@@ -15,6 +15,8 @@ from aibeats.errors import MediaError
 # 16-bit PCM maps [-1, 1) onto [-32768, 32767]; reading divides by the same scale, so a round trip is exact to
 # half a step.
 _PCM16_SCALE = 32768
+# "RIFF", the file size, "WAVE"
+_RIFF_HEADER_BYTES = 12
 
 
 def _info_chunk(recipe: dict) -> bytes:
@@ -85,7 +87,7 @@ def read_wav_recipe(path: Path) -> dict | None:
         data = Path(path).read_bytes()
     except FileNotFoundError as error:
         raise MediaError(f"{path}: no such file; expected a WAV file") from error
-    if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+    if len(data) < _RIFF_HEADER_BYTES or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
         raise MediaError(f"{path}: not a WAV file (no RIFF/WAVE header)")
     try:
         comment = _info_comment(data)

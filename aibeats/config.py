@@ -8,13 +8,17 @@ import yaml
 
 from aibeats.continuation import initial_track_seconds
 from aibeats.errors import ConfigError
+from aibeats.pipeline import attempts_pattern
 
 # Models under this folder are built by the workflow itself (rules/tiny_models.smk), so they may not exist yet.
 TINY_MODELS_DIR = "models/tiny/"
 
 
 def load_schema(schema_path: str | Path) -> dict:
-    return yaml.safe_load(Path(schema_path).read_text())
+    """The schema, with what only the stage declaration knows filled in: the item names `attempts` takes."""
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    schema["properties"]["attempts"]["propertyNames"]["pattern"] = attempts_pattern()
+    return schema
 
 
 def _validator_filling_defaults(schema: dict) -> jsonschema.protocols.Validator:
@@ -40,29 +44,27 @@ def _type_name(schema_type) -> str:
     return names.get(schema_type, schema_type)
 
 
+# What each kind of schema rule allows, in words; {rule} is the rule's value.
+_ALLOWED = {
+    "minimum": "it must be at least {rule}",
+    "maximum": "it must be at most {rule}",
+    "exclusiveMinimum": "it must be greater than {rule}",
+    "multipleOf": "it must be a multiple of {rule}",
+    "minLength": "it must not be empty",
+}
+
+
 def _what_is_allowed(error: jsonschema.ValidationError) -> str:
-    schema, rule = error.schema, error.validator_value
-    match error.validator:
-        case "type":
-            return f"it must be {_type_name(rule)}"
-        case "minimum":
-            return f"it must be at least {rule}"
-        case "maximum":
-            return f"it must be at most {rule}"
-        case "exclusiveMinimum":
-            return f"it must be greater than {rule}"
-        case "multipleOf":
-            return f"it must be a multiple of {rule}"
-        case "enum":
-            return "it must be one of " + ", ".join(repr(v) for v in rule)
-        case "minItems":
-            return f"it must list at least {rule} entr{'y' if rule == 1 else 'ies'}"
-        case "minLength":
-            return "it must not be empty"
-        case "pattern" | "not" if "description" in schema:
-            return f"it must be {schema['description']}"
-        case _:
-            return error.message
+    rule = error.validator_value
+    if error.validator == "type":
+        return f"it must be {_type_name(rule)}"
+    if error.validator == "enum":
+        return "it must be one of " + ", ".join(repr(v) for v in rule)
+    if error.validator == "minItems":
+        return f"it must list at least {rule} entr{'y' if rule == 1 else 'ies'}"
+    if error.validator in ("pattern", "not") and "description" in error.schema:
+        return f"it must be {error.schema['description']}"
+    return _ALLOWED.get(error.validator, "{message}").format(rule=rule, message=error.message)
 
 
 def _key_of(error: jsonschema.ValidationError) -> str:

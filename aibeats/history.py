@@ -74,17 +74,20 @@ def settle_record(record: dict, output_exists: bool, made_by_file: Callable[[], 
     return {**record, "planned": record["attempt"] + 1}
 
 
-def settle_history(history_dir: Path, outputs: dict[str, Path], made_by_file: Callable[[Path], dict | None]
-                   ) -> dict[str, int]:
+def settle_history(history_dir: Path, outputs: dict[str, Path], made_by_file: Callable[[Path], dict | None],
+                   pinned: dict[str, int]) -> dict[str, int]:
     """Settle every item's record for a run that starts now; returns each item's attempt for this run.
 
     The settled records are written back, so that the jobs of this run (and a cluster job reading them on
-    its node) plan the same attempts, and a crash before an item is remade keeps its plan.
+    its node) plan the same attempts, a crash before an item is remade keeps its plan, and `aibeats status`
+    can tell which attempt each job will use. A pinned item plans its pin.
     """
     attempts = {}
     for item, output in outputs.items():
         record = read_record(history_dir, item)
         settled = settle_record(record, Path(output).exists(), lambda output=output: made_by_file(output))
+        if item in pinned and planned_attempt(settled) != pinned[item]:
+            settled = {**settled, "planned": pinned[item]}
         if settled != record:
             _write_record(history_dir, item, settled)
         attempts[item] = planned_attempt(settled)

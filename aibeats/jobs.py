@@ -45,24 +45,27 @@ def run_stage_job(snakemake, stage: str) -> None:
     The regeneration is marked as under way first, so that a failed or killed job keeps its attempt.
     """
     from aibeats.history import item_of, record_started
+    from aibeats.pipeline import STAGES
 
+    declared = STAGES[stage]
     params, output = snakemake.params, snakemake.output[0]
+    recipe = declared.recipe.from_params(params.recipe)
     inputs = dict(snakemake.input.items())
     inputs.pop("model", None)  # the tiny model's folder: a dependency only, loaded by its id
 
     def make() -> None:
-        record_started(params.history, item_of(output), params.recipe["attempt"])
-        if stage == "audio_clip":
-            from aibeats.stages import make_clip
+        record_started(params.history, item_of(output), recipe.attempt)
+        if declared.family is None:
+            from aibeats.stages import maker_of
 
-            make_clip(params.recipe, inputs["track"], list(inputs["animations"]), output, params.history)
+            maker_of(stage)(None, recipe, inputs, Path(output), Path(params.history))
             return
-        from aibeats.generate import FAMILY_OF_STAGE, generate
+        from aibeats.generate import generate
 
         # The device and the workers settings come from the config rather than params: running on another
         # machine, or with workers on or off, is not a change that should regenerate finished outputs.
-        generate(stage, params.recipe, inputs, output, params.history,
-                 device=snakemake.config[FAMILY_OF_STAGE[stage]]["device"], workers=snakemake.config["workers"],
+        generate(stage, recipe, inputs, output, params.history,
+                 device=snakemake.config[declared.config_section]["device"], workers=snakemake.config["workers"],
                  workers_dir=params.workers)
 
     run_job(snakemake.log[0], make)

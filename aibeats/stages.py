@@ -11,7 +11,9 @@ from pathlib import Path
 
 from aibeats.errors import MediaError
 from aibeats.history import item_of, record_attempt
+from aibeats.pipeline import STAGES
 from aibeats.provenance import make_recipe
+from aibeats.recipes import ClipRecipe, ImageRecipe, TrackExtRecipe, TrackRecipe, VideoRecipe
 
 # Where each family's loader lives; imported on demand, so a process only imports the libraries it uses.
 LOADERS = {"music": "aibeats.music:load_music_model", "image": "aibeats.images:load_image_pipeline",
@@ -34,68 +36,83 @@ def _open_image(path: Path):
         raise MediaError(f"{path}: not a readable image ({error}); delete it to regenerate it") from error
 
 
-def _finish(history_dir: Path, output: Path, recipe: dict) -> None:
-    record_attempt(history_dir, item_of(output), recipe["attempt"], recipe["seed"])
+def _finish(history_dir: Path, output: Path, recipe) -> None:
+    record_attempt(history_dir, item_of(output), recipe.attempt, recipe.seed)
 
 
-def make_track(model, recipe: dict, inputs: dict, output: Path, history_dir: Path) -> None:
+def make_track(model, recipe: TrackRecipe, inputs: dict, output: Path, history_dir: Path) -> None:
     from aibeats import audio, music
 
-    samples = music.generate_track(model, recipe["prompt"], recipe["initial_music_tokens"], recipe["seed"])
-    audio.write_wav(output, samples, model.sampling_rate, make_recipe("music", **recipe))
+    samples = music.generate_track(model, recipe.prompt, recipe.initial_music_tokens, recipe.seed)
+    audio.write_wav(output, samples, model.sampling_rate, make_recipe("music", **recipe.as_params()))
     _finish(history_dir, output, recipe)
 
 
-def make_track_ext(model, recipe: dict, inputs: dict, output: Path, history_dir: Path) -> None:
+def make_track_ext(model, recipe: TrackExtRecipe, inputs: dict, output: Path, history_dir: Path) -> None:
     from aibeats import audio, music
 
     track = inputs["track"]
     samples, sampling_rate = audio.read_wav(track)
     if sampling_rate != model.sampling_rate:
-        raise MediaError(f"{track}: sampled at {sampling_rate} Hz, but {recipe['model_id']} works at "
+        raise MediaError(f"{track}: sampled at {sampling_rate} Hz, but {recipe.model_id} works at "
                          f"{model.sampling_rate} Hz; delete it to regenerate it with this model")
-    extended = music.extend_track(model, recipe["prompt"], samples, recipe["music_duration"],
-                                  recipe["max_continuation_duration"], recipe["prompt_music_duration"],
-                                  recipe["seed"])
-    audio.write_wav(output, extended, sampling_rate, make_recipe("music_continuation", source=str(track), **recipe))
+    extended = music.extend_track(model, recipe.prompt, samples, recipe.music_duration,
+                                  recipe.max_continuation_duration, recipe.prompt_music_duration, recipe.seed)
+    audio.write_wav(output, extended, sampling_rate,
+                    make_recipe("music_continuation", source=str(track), **recipe.as_params()))
     _finish(history_dir, output, recipe)
 
 
-def make_image(model, recipe: dict, inputs: dict, output: Path, history_dir: Path) -> None:
+def make_image(model, recipe: ImageRecipe, inputs: dict, output: Path, history_dir: Path) -> None:
     from aibeats import images
     from aibeats.provenance import save_png
 
-    image = images.generate_image(model, recipe["prompt"], recipe["inference_steps"], recipe["height"],
-                                  recipe["width"], recipe["seed"])
-    save_png(image, output, make_recipe("image", **recipe))
+    image = images.generate_image(model, recipe.prompt, recipe.inference_steps, recipe.height, recipe.width,
+                                  recipe.seed)
+    save_png(image, output, make_recipe("image", **recipe.as_params()))
     _finish(history_dir, output, recipe)
 
 
-def make_animation(model, recipe: dict, inputs: dict, output: Path, history_dir: Path) -> None:
+def make_animation(model, recipe: VideoRecipe, inputs: dict, output: Path, history_dir: Path) -> None:
     from aibeats import animation, video_io
 
     image = _open_image(inputs["image"])
-    settings = {k: recipe[k] for k in ("max_side", "num_frames", "n_continuations", "loop_video",
-                                       "decode_chunk_size", "motion_bucket_id", "noise_aug_strength",
-                                       "inference_steps", "seed")}
-    frames = animation.animate_image(model, image, fps=recipe["video_fps"], **settings)
-    video_io.write_animation(frames, output, recipe["video_fps"],
-                             make_recipe("video", source=str(inputs["image"]), **recipe))
+    frames = animation.animate_image(
+        model, image, max_side=recipe.max_side, num_frames=recipe.num_frames, n_continuations=recipe.n_continuations,
+        loop_video=recipe.loop_video, fps=recipe.video_fps, decode_chunk_size=recipe.decode_chunk_size,
+        motion_bucket_id=recipe.motion_bucket_id, noise_aug_strength=recipe.noise_aug_strength,
+        inference_steps=recipe.inference_steps, seed=recipe.seed)
+    video_io.write_animation(frames, output, recipe.video_fps,
+                             make_recipe("video", source=str(inputs["image"]), **recipe.as_params()))
     _finish(history_dir, output, recipe)
 
 
-MAKERS = {"music": make_track, "music_continuation": make_track_ext, "image": make_image, "video": make_animation}
-
-
-def make_clip(recipe: dict, track: Path, animations: list[Path], output: Path, history_dir: Path) -> None:
+def make_clip(model: None, recipe: ClipRecipe, inputs: dict, output: Path, history_dir: Path) -> None:
+    """A clip needs no model: the extended track, looped and faded, over its animations by stream copy."""
     from aibeats import audio, video_io
 
+    track = inputs["track"]
     samples, sampling_rate = audio.read_wav(track)
-    soundtrack = audio.fade_out(audio.loop_audio(samples, recipe["n_music_loops"]), sampling_rate,
-                                recipe["fade_out_duration"])
-    by_name = {Path(path).name: Path(path) for path in animations}
-    ordered = [by_name[name] for name, _ in recipe["animations"]]
-    n_frames = sum(frames for _, frames in recipe["animations"])
-    video_io.assemble_clip(ordered, n_frames, soundtrack, sampling_rate, recipe["video_fps"], output,
-                           make_recipe("audio_clip", source=str(track), **recipe))
+    # The clip's plan was made for music_duration: a track of another length (left from another config, or
+    # not ours) would end before its pictures or after them.
+    if abs(len(samples) / sampling_rate - recipe.music_duration) > 1 / sampling_rate:
+        raise MediaError(f"{track}: lasts {len(samples) / sampling_rate:g} s, but music.music_duration is "
+                         f"{recipe.music_duration:g} s; delete it to regenerate it")
+    soundtrack = audio.fade_out(audio.loop_audio(samples, recipe.n_music_loops), sampling_rate,
+                                recipe.fade_out_duration)
+    by_name = {Path(path).name: Path(path) for path in inputs["animations"]}
+    ordered = [by_name[name] for name, _ in recipe.animations]
+    n_frames = sum(frames for _, frames in recipe.animations)
+    video_io.assemble_clip(ordered, n_frames, soundtrack, sampling_rate, recipe.video_fps, output,
+                           make_recipe("audio_clip", source=str(track), **recipe.as_params()))
     _finish(history_dir, output, recipe)
+
+
+def maker_of(stage: str):
+    """The function that makes one item of a stage, as the stage's declaration names it."""
+    module, function = STAGES[stage].maker.split(":")
+    return getattr(importlib.import_module(module), function)
+
+
+# Resolved once the functions above exist: every stage's maker lives in this module.
+MAKERS = {stage: maker_of(stage) for stage in STAGES}

@@ -1,86 +1,96 @@
 """What exists, what is missing and what a rerun would regenerate and why, per stage.
 
-Everything here is read from Snakemake itself (its detailed summary and its dry run), so it shows exactly
-what `snakemake` would do with the same arguments, rerun triggers and profiles included.
+Read from Snakemake itself, through the one listing it makes for machines: `--detailed-summary`, a table with a
+row per output file (its rule, its status and whether an update is pending). Snakemake 9's Python API has no
+call that returns the planned jobs as data, and its dry run is text for people; the summary is planned with the
+same arguments, rerun triggers and profiles as a run, so it shows exactly what `snakemake` would do.
 """
 
-import re
+import csv
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-STAGE_OF_RULE = {"generate_track": "music", "extend_track": "music_continuation", "generate_image": "image",
-                 "animate_image": "video", "assemble_clip": "audio_clip", "build_tiny_model": "tiny models"}
+from aibeats.history import item_of, planned_attempt, read_record
+from aibeats.pipeline import STAGES, TINY_MODEL_RULE, stage_of_rule
 
-# Jobs bundled into a group are listed indented under it.
-_JOB_HEADER = re.compile(r"^\s*(?:local)?rule (\w+):$")
-_FIELD = re.compile(r"^\s+(\w+): (.*)$")
+# How Snakemake's summary says a file is absent, and that its job will run.
+_MISSING = "missing"
+_UPDATE_PENDING = "update pending"
 
 
 @dataclass(frozen=True)
-class PlannedJob:
+class SummaryRow:
+    output: str
     rule: str
-    outputs: tuple[str, ...]
-    reason: str
-    resources: dict[str, str]
+    # Snakemake's word for the file's state: ok, missing, params changed, set of input files changed, ...
+    status: str
+    update_pending: bool
+
+    @property
+    def exists(self) -> bool:
+        return self.status != _MISSING
+
+    @property
+    def reason(self) -> str:
+        """Why the file is remade: its own status, or, where that is fine, because what it is made from is."""
+        return self.status if self.status != "ok" else "made from a file that is remade"
 
 
-def parse_dry_run(text: str) -> list[PlannedJob]:
-    """The jobs of a `snakemake --dry-run` listing; target rules without outputs are left out."""
-    jobs, rule, fields = [], None, {}
-
-    def close():
-        if rule and "output" in fields:
-            resources = dict(item.split("=", 1) for item in fields.get("resources", "").split(", ") if "=" in item)
-            jobs.append(PlannedJob(rule, tuple(fields["output"].split(", ")), fields.get("reason", ""), resources))
-
-    for line in text.splitlines():
-        if header := _JOB_HEADER.match(line):
-            close()
-            rule, fields = header.group(1), {}
-        elif rule and (field := _FIELD.match(line)):
-            fields[field.group(1)] = field.group(2)
-        elif rule and line and not line[0].isspace():
-            close()
-            rule, fields = None, {}
-    close()
-    return jobs
-
-
-def parse_summary(text: str) -> dict[str, tuple[str, bool]]:
-    """output file -> (rule, exists) from `snakemake --detailed-summary`."""
-    files = {}
-    for line in text.splitlines()[1:]:
-        columns = line.split("\t")
-        if len(columns) >= 8:
-            files[columns[0]] = (columns[2], columns[6] != "missing")
-    return files
+def parse_summary(text: str) -> list[SummaryRow]:
+    """The rows of `snakemake --detailed-summary` (tab-separated, with a header row)."""
+    lines = [line for line in text.splitlines() if "\t" in line]
+    rows = csv.DictReader(lines, delimiter="\t")
+    return [SummaryRow(row["output_file"], row["rule"], row["status"], row["plan"] == _UPDATE_PENDING)
+            for row in rows if row.get("rule")]
 
 
 def _snakemake(args: list[str], workdir: Path) -> str:
     result = subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=workdir, capture_output=True, text=True)
     if result.returncode != 0:
         raise SystemExit(f"snakemake {' '.join(args)} failed:\n{result.stderr.strip()}")
-    return result.stdout + result.stderr
+    return result.stdout
+
+
+def _label(rule: str) -> str | None:
+    stage = stage_of_rule(rule)
+    if stage is not None:
+        return stage.name
+    return "tiny models" if rule == TINY_MODEL_RULE else None
+
+
+def planned_attempt_of(row: SummaryRow) -> int | None:
+    """The attempt the job for a stage's file will use, as Snakemake's run has just settled it in the history."""
+    stage = stage_of_rule(row.rule)
+    if stage is None:
+        return None
+    project_root = Path(row.output).parents[len(Path(stage.output).parts) - 1]
+    return planned_attempt(read_record(project_root / "history", item_of(row.output)))
+
+
+def _regenerated(row: SummaryRow) -> str:
+    attempt = planned_attempt_of(row)
+    return f"  {Path(row.output).name}: {row.reason}" + (f" (attempt {attempt})" if attempt is not None else "")
+
+
+def format_status(rows: list[SummaryRow]) -> str:
+    lines = []
+    for label in [*STAGES, "tiny models"]:
+        files = [row for row in rows if _label(row.rule) == label]
+        if not files:
+            continue
+        missing = [row for row in files if not row.exists]
+        rerun = [row for row in files if row.update_pending]
+        lines.append(f"{label}: {len(files)} files, {len(files) - len(missing)} exist, {len(missing)} missing, "
+                     f"{len(rerun)} to regenerate")
+        lines += [_regenerated(row) for row in rerun]
+        lines += [f"  {Path(row.output).name}: missing, but not requested by this run"
+                  for row in missing if not row.update_pending]
+    if not any(row.update_pending for row in rows):
+        lines.append("Nothing to regenerate: every file is present and up to date.")
+    return "\n".join(lines)
 
 
 def project_status(snakemake_args: list[str], workdir: Path = Path(".")) -> str:
-    files = parse_summary(_snakemake(["--detailed-summary", "--quiet", "all", *snakemake_args], workdir))
-    planned = parse_dry_run(_snakemake(["--dry-run", *snakemake_args], workdir))
-    reasons = {output: job.reason for job in planned for output in job.outputs}
-    lines = []
-    for stage in dict.fromkeys(STAGE_OF_RULE.values()):
-        stage_files = [f for f, (rule, _) in files.items() if STAGE_OF_RULE.get(rule) == stage]
-        if not stage_files:
-            continue
-        existing = [f for f in stage_files if files[f][1]]
-        missing = [f for f in stage_files if not files[f][1]]
-        rerun = [f for f in stage_files if f in reasons]
-        lines.append(f"{stage}: {len(stage_files)} files, {len(existing)} exist, {len(missing)} missing, "
-                     f"{len(rerun)} to regenerate")
-        lines += [f"  {Path(f).name}: {reasons[f]}" for f in rerun]
-        lines += [f"  {Path(f).name}: missing, but not requested by this run" for f in missing if f not in reasons]
-    if not planned:
-        lines.append("Nothing to regenerate: every file is present and up to date.")
-    return "\n".join(lines)
+    return format_status(parse_summary(_snakemake(["--detailed-summary", "--quiet", *snakemake_args], workdir)))

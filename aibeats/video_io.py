@@ -29,6 +29,8 @@ _X264_THREADS = 4
 _X264_CRF = 18
 _GOP_SECONDS = 2
 _AAC_BITRATE = "160k"
+# ffprobe gives the frame rate as a float of a fraction: 6 fps may read 5.9999999.
+_FPS_TOLERANCE = 1e-6
 # Bit-exact muxing leaves out the version-stamped encoder tags; bit-exact swscale gives the same YUV on any CPU.
 _BITEXACT = ["-fflags", "+bitexact", "-flags:v", "+bitexact", "-flags:a", "+bitexact",
              "-sws_flags", "bicubic+accurate_rnd+bitexact"]
@@ -237,7 +239,7 @@ def assemble_clip(animation_paths: list[Path], n_frames: int, audio: np.ndarray,
     inspected = {animation: _inspect(animation) for animation in dict.fromkeys(animation_paths)}
     reference_path, (reference, reference_setup) = next(iter(inspected.items()))
     for animation, (info, setup) in inspected.items():
-        if abs(info.fps - fps) > 1e-6:
+        if abs(info.fps - fps) > _FPS_TOLERANCE:
             raise MediaError(f"{animation}: {info.fps:g} fps, but the clip is {fps} fps; delete it to regenerate it")
         if (info.width, info.height, info.video_codec, info.pix_fmt, setup) != (
                 reference.width, reference.height, reference.video_codec, reference.pix_fmt, reference_setup):

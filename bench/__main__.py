@@ -15,7 +15,8 @@ RESULTS = OUT / "results.json"
 
 
 def _format_value(value: float) -> str:
-    return f"{value:.3g}" if abs(value) < 100 else f"{value:.0f}"
+    # three significant digits, but never rounding away whole units (1234.5 stays 1234, not 1.23e+03)
+    return f"{value:.3g}" if abs(value) < 100 else f"{value:.0f}"  # noqa: PLR2004
 
 
 def print_table(results: dict[str, list[Measurement]]) -> None:

@@ -12,7 +12,9 @@ from pathlib import Path
 
 import yaml
 
-REPO = Path(__file__).resolve().parent.parent
+from aibeats.checkout import REPO
+from aibeats.checkout import copy_workflow as copy_checkout
+
 OUT = REPO / "bench" / "out"
 DEMO_CONFIG = "profiles/demo/demo-config.yaml"
 
@@ -77,9 +79,6 @@ def copy_workflow(destination: Path, with_tiny_models: bool = True) -> Path:
 
     Without them the copy's own build_tiny_model jobs make them, as on a fresh checkout.
     """
-    # The tests' copy: the same files a user's checkout holds, without results/, models/ or .snakemake/.
-    from tests.workflow import copy_workflow as copy_checkout
-
     copy_checkout(destination)
     tiny_models = REPO / "models" / "tiny"
     if with_tiny_models and tiny_models.is_dir():

@@ -62,7 +62,7 @@ def _start_worker_outside_snakemake(workdir: Path, config_files: list[Path], scr
         config = validate_config(config, Path("schemas/config.schema.yaml"))
         project = Project(config)
         generate("image", project.recipe("image", 1, 0), {}, scratch / "warm-up.png", scratch / "warm-up-history",
-                 config["image"]["device"], config["workers"], project.workers_dir)
+                 device=config["image"]["device"], workers=config["workers"], workers_dir=project.workers_dir)
 
 
 def _generation_seconds(project_dir: Path) -> tuple[float, int]:

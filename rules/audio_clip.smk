@@ -3,16 +3,23 @@
 
 rule assemble_clip:
     input:
-        track=f"{ROOT}/music/track_{{i}}_ext.wav",
+        track=output_of("music_continuation"),
         animations=clip_animations,
     output:
-        f"{ROOT}/clips/clip_{{i}}.mp4",
+        output_of("audio_clip"),
     params:
         recipe=recipe("audio_clip"),
         history=HISTORY,
     log:
-        f"{ROOT}/logs/clips/clip_{{i}}.log",
+        log_of("audio_clip"),
+    resources:
+        gpu=gpus_of("audio_clip"),
     conda:
-        "../envs/clip.yaml"
+        env_of("audio_clip")
     script:
         "../scripts/assemble_clip.py"
+
+
+rule audio_clip:
+    input:
+        targets_of("audio_clip"),

@@ -1,12 +1,12 @@
 # Validates the config, builds the project's tables and defines the input and params functions of the rules.
-import os
 import sys
 from pathlib import Path
 
 from aibeats.config import TINY_MODELS_DIR, validate_config
 from aibeats.errors import ConfigError
+from aibeats.pipeline import STAGES
 from aibeats.plan import Project
-from aibeats.workers import stop_workers
+from aibeats.workers import Workflow, stop_workers
 
 try:
     # Updated in place: scripts read the same (validated, default-filled) dict as snakemake.config.
@@ -16,7 +16,7 @@ except ConfigError as error:
     sys.exit(f"ai-beats: {error}")
 
 # Model workers watch this process and exit soon after it is gone, however it ended (kill -9 included).
-os.environ["AIBEATS_WORKFLOW_PID"] = str(os.getpid())
+Workflow.announce()
 # Each item's attempt is decided here, once per run: see aibeats.history for why never later.
 PROJECT = Project.for_run(config, main_process=workflow.is_main_process)
 ROOT = str(PROJECT.root)
@@ -29,8 +29,35 @@ wildcard_constraints:
     j=r"[1-9]\d*",
 
 
-def tiny_model(model_id):
+# The facts a stage's rules declare, read from the stage's declaration in aibeats/pipeline.py.
+
+
+def output_of(stage):
+    return f"{ROOT}/{STAGES[stage].output_pattern}"
+
+
+def log_of(stage):
+    """The job's log, named like its output: logs/images/img_3.log."""
+    return f"{ROOT}/logs/{STAGES[stage].output_pattern.rsplit('.', 1)[0]}.log"
+
+
+def targets_of(stage):
+    """Every file of a stage, for its target rule (`snakemake image`)."""
+    return [str(path) for path in PROJECT.outputs(stage)]
+
+
+def gpus_of(stage):
+    """One GPU for a stage with a model; profiles/default limits all of them to gpu=1 at a time."""
+    return 1 if STAGES[stage].needs_gpu else 0
+
+
+def env_of(stage):
+    return f"../envs/{STAGES[stage].env}.yaml"
+
+
+def tiny_model(stage):
     """The demo's tiny models are built by a rule of this workflow; other models load from the hub or disk."""
+    model_id = config[STAGES[stage].config_section]["model_id"]
     return [model_id] if model_id.startswith(TINY_MODELS_DIR) else []
 
 
@@ -42,7 +69,7 @@ def recipe(stage):
     """
 
     def recipe_of_job(wildcards):
-        return PROJECT.planned_recipe(stage, int(wildcards.get("i") or wildcards.get("j")))
+        return PROJECT.planned_recipe(stage, int(wildcards[STAGES[stage].wildcard])).as_params()
 
     return recipe_of_job
 

@@ -3,18 +3,23 @@
 
 rule generate_image:
     input:
-        model=tiny_model(config["image"]["model_id"]),
+        model=tiny_model("image"),
     output:
-        f"{ROOT}/images/img_{{j}}.png",
+        output_of("image"),
     params:
         recipe=recipe("image"),
         history=HISTORY,
         workers=WORKERS,
     log:
-        f"{ROOT}/logs/images/img_{{j}}.log",
+        log_of("image"),
     resources:
-        gpu=1,
+        gpu=gpus_of("image"),
     conda:
-        "../envs/image.yaml"
+        env_of("image")
     script:
         "../scripts/generate_image.py"
+
+
+rule image:
+    input:
+        targets_of("image"),

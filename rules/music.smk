@@ -3,18 +3,23 @@
 
 rule generate_track:
     input:
-        model=tiny_model(config["music"]["model_id"]),
+        model=tiny_model("music"),
     output:
-        f"{ROOT}/music/track_{{i}}.wav",
+        output_of("music"),
     params:
         recipe=recipe("music"),
         history=HISTORY,
         workers=WORKERS,
     log:
-        f"{ROOT}/logs/music/track_{{i}}.log",
+        log_of("music"),
     resources:
-        gpu=1,
+        gpu=gpus_of("music"),
     conda:
-        "../envs/music.yaml"
+        env_of("music")
     script:
         "../scripts/generate_track.py"
+
+
+rule music:
+    input:
+        targets_of("music"),

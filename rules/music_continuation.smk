@@ -3,19 +3,24 @@
 
 rule extend_track:
     input:
-        model=tiny_model(config["music"]["model_id"]),
-        track=f"{ROOT}/music/track_{{i}}.wav",
+        model=tiny_model("music_continuation"),
+        track=output_of("music"),
     output:
-        f"{ROOT}/music/track_{{i}}_ext.wav",
+        output_of("music_continuation"),
     params:
         recipe=recipe("music_continuation"),
         history=HISTORY,
         workers=WORKERS,
     log:
-        f"{ROOT}/logs/music/track_{{i}}_ext.log",
+        log_of("music_continuation"),
     resources:
-        gpu=1,
+        gpu=gpus_of("music_continuation"),
     conda:
-        "../envs/music.yaml"
+        env_of("music_continuation")
     script:
         "../scripts/extend_track.py"
+
+
+rule music_continuation:
+    input:
+        targets_of("music_continuation"),

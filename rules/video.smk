@@ -3,19 +3,24 @@
 
 rule animate_image:
     input:
-        model=tiny_model(config["video"]["model_id"]),
-        image=f"{ROOT}/images/img_{{j}}.png",
+        model=tiny_model("video"),
+        image=output_of("image"),
     output:
-        f"{ROOT}/animations/anim_{{j}}.mp4",
+        output_of("video"),
     params:
         recipe=recipe("video"),
         history=HISTORY,
         workers=WORKERS,
     log:
-        f"{ROOT}/logs/animations/anim_{{j}}.log",
+        log_of("video"),
     resources:
-        gpu=1,
+        gpu=gpus_of("video"),
     conda:
-        "../envs/video.yaml"
+        env_of("video")
     script:
         "../scripts/animate_image.py"
+
+
+rule video:
+    input:
+        targets_of("video"),

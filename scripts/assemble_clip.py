@@ -1,9 +1,4 @@
 # Snakemake adapter for rule assemble_clip.
-import sys
-
-# The package lives beside scripts/; in a stage's conda env it is not installed, so put it on the path.
-sys.path.insert(0, f"{snakemake.scriptdir}/..")
-
-from aibeats.jobs import run_stage_job
+from stage_job import run_stage_job
 
 run_stage_job(snakemake, "audio_clip")

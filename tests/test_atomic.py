@@ -40,3 +40,19 @@ def test_creates_missing_folders(tmp_path: Path):
     with atomic_path(final) as temporary:
         temporary.write_bytes(b"x")
     assert final.read_bytes() == b"x"
+
+
+def test_a_folder_replaces_the_old_one_only_when_complete(tmp_path: Path):
+    final = tmp_path / "models" / "musicgen"
+    with atomic_path(final) as temporary:
+        (temporary / "config.json").parent.mkdir(parents=True)
+        (temporary / "config.json").write_text("first")
+    with pytest.raises(RuntimeError), atomic_path(final) as temporary:
+        temporary.mkdir()
+        (temporary / "config.json").write_text("half")
+        raise RuntimeError("killed while saving")
+    assert [path.name for path in final.parent.iterdir()] == ["musicgen"]
+    with atomic_path(final) as temporary:
+        temporary.mkdir()
+        (temporary / "weights.bin").write_text("second")
+    assert sorted(path.name for path in final.iterdir()) == ["weights.bin"]

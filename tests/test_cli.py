@@ -54,6 +54,7 @@ def test_status_lists_per_stage_what_is_missing_and_what_a_rerun_regenerates_and
     assert "image: 4 files, 3 exist, 1 missing, 1 to regenerate" in out
     assert "video: 4 files, 4 exist, 0 missing, 1 to regenerate" in out
     assert "audio_clip: 2 files, 2 exist, 0 missing, 2 to regenerate" in out
-    assert "img_3.png: Missing output files" in out
-    assert "anim_3.mp4: Input files updated by another job" in out
-    assert "clip_2.mp4: Params have changed since last execution" in out
+    # with the attempt each job will use: a re-roll for the deleted image, the same variant for the rest
+    assert "img_3.png: missing (attempt 1)" in out
+    assert "anim_3.mp4: made from a file that is remade (attempt 0)" in out
+    assert "clip_2.mp4: params changed (attempt 0)" in out

@@ -1,7 +1,9 @@
 """Each stage's conda env parses and holds every library its code imports, pinned like requirements.txt.
 
-What a stage imports is read from the code itself: the rule's script, the package modules it reaches, the
-stage's maker in aibeats.stages and its model family's loader module, followed through every import.
+What a stage imports is read from the code itself: the package modules its job reaches (the branch of
+aibeats.jobs.run_stage_job it takes), the stage's maker in aibeats.stages and its model family's loader
+module, followed through every import. Which env, script and stage belong together comes from the stage
+declaration (aibeats.pipeline) and is checked against the rule files.
 """
 
 import ast
@@ -12,30 +14,34 @@ from pathlib import Path
 import pytest
 import yaml
 
-from aibeats.generate import FAMILY_OF_STAGE
-from aibeats.stages import LOADERS, MAKERS
+from aibeats.pipeline import STAGES, TINY_MODEL_RULE
+from aibeats.stages import LOADERS
 
 REPO = Path(__file__).resolve().parent.parent
 # import name -> pip distribution name, where they differ
 DISTRIBUTION = {"PIL": "pillow", "yaml": "pyyaml", "imageio_ffmpeg": "imageio-ffmpeg", "snakemake": "snakemake"}
-# what a script's generate() call sends to which stage
-STAGE_OF_SCRIPT = {"generate_track.py": "music", "extend_track.py": "music_continuation",
-                   "generate_image.py": "image", "animate_image.py": "video"}
+# The scripts' shared entry module (scripts/stage_job.py): it only re-exports aibeats.jobs.
+ENTRY = {"stage_job", "stage_job.run_job", "stage_job.run_stage_job"}
 
 
-def rule_scripts_and_envs() -> list[tuple[str, str]]:
-    pairs = []
+def rule_blocks() -> dict[str, str]:
+    """rule name -> its text, from every rule file."""
+    blocks = {}
     for rules in sorted((REPO / "rules").glob("*.smk")):
-        for rule in re.split(r"\nrule ", rules.read_text()):
-            env = re.search(r'conda:\s*\n\s*"\.\./envs/(\w+)\.yaml"', rule)
-            script = re.search(r'script:\s*\n\s*"\.\./scripts/(\w+\.py)"', rule)
-            if script:
-                assert env, f"rule with script {script.group(1)} in {rules.name} has no conda env"
-                pairs.append((script.group(1), env.group(1)))
-    return pairs
+        for block in re.split(r"\nrule ", "\n" + rules.read_text())[1:]:
+            name, _, body = block.partition(":")
+            blocks[name.strip()] = body
+    return blocks
+
+
+def _is_type_checking_block(node: ast.AST) -> bool:
+    return isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING"
 
 
 def imports_in(node: ast.AST) -> set[str]:
+    """Every module an AST imports, at any depth, except for type checkers only."""
+    for block in [child for child in ast.walk(node) if _is_type_checking_block(child)]:
+        block.body = []
     names = set()
     for child in ast.walk(node):
         if isinstance(child, ast.Import):
@@ -54,6 +60,26 @@ def module_file(name: str) -> Path | None:
     return None
 
 
+def _module_level(tree: ast.Module) -> list[ast.stmt]:
+    return [node for node in tree.body if not isinstance(node, ast.FunctionDef | ast.ClassDef)]
+
+
+def _imports_of_module(path: Path, tree: ast.Module, stage: str | None) -> set[str]:
+    if path.name == "jobs.py":
+        # jobs.py serves every stage: the branch a stage takes is in the roots (job_roots).
+        return {name for node in _module_level(tree) for name in imports_in(node)}
+    if path.name == "stages.py":
+        # stages.py serves every stage: its module-level imports, this stage's maker and its family's loader.
+        names = {name for node in _module_level(tree) for name in imports_in(node)}
+        if stage:
+            maker = STAGES[stage].maker.split(":")[1]
+            names |= imports_in(next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == maker))
+            if STAGES[stage].family:
+                names.add(LOADERS[STAGES[stage].family].split(":")[0])
+        return names
+    return imports_in(tree)
+
+
 def third_party_imports(roots: set[str], stage: str | None) -> set[str]:
     """Top-level third-party modules imported by the roots and every aibeats module they reach."""
     seen, found, todo = set(), set(), list(roots)
@@ -68,20 +94,18 @@ def third_party_imports(roots: set[str], stage: str | None) -> set[str]:
         if path is None or path in seen:
             continue
         seen.add(path)
-        tree = ast.parse(path.read_text())
-        if path.name == "stages.py":
-            # stages.py serves every stage: only its module-level imports and this stage's maker count,
-            # and the loader of this stage's family.
-            module_level = [n for n in tree.body if not isinstance(n, ast.FunctionDef | ast.ClassDef)]
-            todo += [i for n in module_level for i in imports_in(n)]
-            if stage:
-                maker = next(n for n in tree.body if isinstance(n, ast.FunctionDef)
-                             and n.name == MAKERS[stage].__name__)
-                todo += imports_in(maker)
-                todo.append(LOADERS[FAMILY_OF_STAGE[stage]].split(":")[0])
-            continue
-        todo += imports_in(tree)
+        todo += _imports_of_module(path, ast.parse(path.read_text()), stage)
     return found
+
+
+def job_roots(stage: str) -> set[str]:
+    """What a stage's job runs: its script's imports, and the branch of run_stage_job for its kind of stage."""
+    script = (REPO / "scripts" / f"{STAGES[stage].rule}.py").read_text()
+    roots = imports_in(ast.parse(script)) - ENTRY | {"aibeats.jobs", "aibeats.history", "aibeats.pipeline"}
+    if STAGES[stage].family:
+        # the worker process runs in the same env as the job that starts it
+        return roots | {"aibeats.generate", "aibeats.workers"}
+    return roots | {"aibeats.stages"}
 
 
 def env_pip_packages(env: str) -> dict[str, str]:
@@ -97,7 +121,7 @@ def requirements() -> dict[str, str]:
 
 def test_every_env_parses_and_pins_what_requirements_pin():
     pinned = requirements()
-    for env in ("music", "image", "video", "clip"):
+    for env in {stage.env for stage in STAGES.values()}:
         packages = env_pip_packages(env)
         assert packages, env
         for name, version in packages.items():
@@ -105,25 +129,42 @@ def test_every_env_parses_and_pins_what_requirements_pin():
                                                 f"{pinned.get(name)}"
 
 
-@pytest.mark.parametrize(("script", "env"), rule_scripts_and_envs())
-def test_each_env_holds_what_its_stage_imports(script, env):
-    source = (REPO / "scripts" / script).read_text()
-    roots = imports_in(ast.parse(source))
-    stage = STAGE_OF_SCRIPT.get(script)
-    if stage:
-        assert f'"{stage}"' in source, f"{script} should send its items to stage {stage}"
-        roots.add("aibeats.workers")  # the worker process runs in the same env as the job that starts it
-    needed = {DISTRIBUTION.get(name, name) for name in third_party_imports(roots, stage)}
+@pytest.mark.parametrize("stage", list(STAGES))
+def test_each_stage_rule_uses_its_declared_script_env_and_stage(stage):
+    declared, blocks = STAGES[stage], rule_blocks()
+    rule = blocks[declared.rule]
+    assert f'"../scripts/{declared.rule}.py"' in rule
+    for helper in ("env_of", "output_of", "log_of", "recipe", "gpus_of"):
+        assert f'{helper}("{stage}")' in rule, f"rule {declared.rule} lacks {helper}({stage!r})"
+    assert f'run_stage_job(snakemake, "{stage}")' in (REPO / "scripts" / f"{declared.rule}.py").read_text()
+    assert (REPO / "envs" / f"{declared.env}.yaml").is_file()
+    # its target, named like the stage, asks for every file of the stage
+    assert f'targets_of("{stage}")' in blocks[stage]
+
+
+@pytest.mark.parametrize("stage", list(STAGES))
+def test_each_env_holds_what_its_stage_imports(stage):
+    needed = {DISTRIBUTION.get(name, name) for name in third_party_imports(job_roots(stage), stage)}
     needed.discard("snakemake")  # Snakemake provides the script's `snakemake` object itself
-    available = set(env_pip_packages(env))
-    assert needed, script
-    assert needed <= available, f"envs/{env}.yaml lacks {sorted(needed - available)} imported for {script}"
+    available = set(env_pip_packages(STAGES[stage].env))
+    assert needed, stage
+    assert needed <= available, f"envs/{STAGES[stage].env}.yaml lacks {sorted(needed - available)} for {stage}"
+
+
+def test_the_tiny_model_builder_env_holds_what_it_imports():
+    rule = rule_blocks()[TINY_MODEL_RULE]
+    env = re.search(r'"\.\./envs/(\w+)\.yaml"', rule).group(1)
+    script = (REPO / "scripts" / f"{TINY_MODEL_RULE}.py").read_text()
+    roots = imports_in(ast.parse(script)) - ENTRY | {"aibeats.jobs", "aibeats.tiny.musicgen", "aibeats.tiny.sdxl",
+                                                      "aibeats.tiny.svd"}
+    needed = {DISTRIBUTION.get(name, name) for name in third_party_imports(roots, None)}
+    assert {"torch", "diffusers", "transformers"} <= needed <= set(env_pip_packages(env))
 
 
 def test_the_stages_import_what_they_should():
     """A check on the analysis itself: the music stage needs transformers but not diffusers."""
-    music = third_party_imports({"aibeats.generate", "aibeats.workers"}, "music")
+    music = third_party_imports(job_roots("music"), "music")
     assert {"torch", "transformers", "numpy", "scipy"} <= music
     assert "diffusers" not in music
-    assert "diffusers" in third_party_imports({"aibeats.generate"}, "video")
-    assert "torch" not in third_party_imports({"aibeats.stages"}, None)
+    assert "diffusers" in third_party_imports(job_roots("video"), "video")
+    assert "torch" not in third_party_imports(job_roots("audio_clip"), "audio_clip")

@@ -4,14 +4,8 @@ from pathlib import Path
 
 from aibeats.config import validate_config
 from aibeats.history import read_record, record_attempt, record_started, recorded_attempt, settle_history, settle_record
-from aibeats.plan import (
-    Project,
-    image_prompt,
-    images_of_modifier,
-    modifier_of_image,
-    modifier_of_track,
-    plan_clip_animations,
-)
+from aibeats.items import image_prompt, images_of_modifier, modifier_of_image, modifier_of_track, plan_clip_animations
+from aibeats.plan import Project
 from aibeats.seeds import derive_seed
 
 SCHEMA = Path(__file__).resolve().parent.parent / "schemas" / "config.schema.yaml"
@@ -114,11 +108,11 @@ def test_settle_history_writes_the_plan_for_the_jobs_and_a_crash(tmp_path):
     outputs["img_1"].write_bytes(b"present")
     record_attempt(history, "img_1", 0, seed=1)
     record_attempt(history, "img_2", 0, seed=2)  # img_2 deleted; img_3 never made
-    assert settle_history(history, outputs, made_by_file=no_recipe_in_file) == {"img_1": 0, "img_2": 1, "img_3": 0}
+    assert settle_history(history, outputs, no_recipe_in_file, pinned={}) == {"img_1": 0, "img_2": 1, "img_3": 0}
     assert read_record(history, "img_2") == {"attempt": 0, "seed": 2, "planned": 1}
     assert sorted(p.name for p in history.iterdir()) == ["img_1.json", "img_2.json"]
     # settling again (a second run after a crash) plans the same attempts
-    assert settle_history(history, outputs, made_by_file=no_recipe_in_file) == {"img_1": 0, "img_2": 1, "img_3": 0}
+    assert settle_history(history, outputs, no_recipe_in_file, pinned={}) == {"img_1": 0, "img_2": 1, "img_3": 0}
     # the job marks its start, then records what it made: no regeneration pending any more
     record_started(history, "img_2", 1)
     record_attempt(history, "img_2", 1, seed=22)
@@ -132,7 +126,16 @@ def test_a_regeneration_that_fails_keeps_its_attempt(tmp_path):
     record_attempt(history, "img_1", 3, seed=1)
     # a config edit regenerates the existing file: its job starts, Snakemake deleted the file, the job fails
     record_started(history, "img_1", 3)
-    assert settle_history(history, {"img_1": output}, made_by_file=no_recipe_in_file) == {"img_1": 3}
+    assert settle_history(history, {"img_1": output}, no_recipe_in_file, pinned={}) == {"img_1": 3}
+
+
+def test_a_pin_is_settled_as_the_plan_so_status_and_cluster_jobs_see_it(tmp_path):
+    history = tmp_path / "history"
+    output = tmp_path / "img_1.png"
+    output.write_bytes(b"made at attempt 3")
+    record_attempt(history, "img_1", 3, seed=1)
+    assert settle_history(history, {"img_1": output}, no_recipe_in_file, pinned={"img_1": 0}) == {"img_1": 0}
+    assert read_record(history, "img_1") == {"attempt": 3, "seed": 1, "planned": 0}
 
 
 def test_pins_win_over_the_history(tmp_path):
@@ -145,11 +148,11 @@ def test_pins_win_over_the_history(tmp_path):
 def test_recipes_hold_what_shapes_each_output(tmp_path):
     p = project(tmp_path, image={"prompt_modifiers": ["a", "b"], "n_images": 2})
     image = p.recipe("image", 3, attempt=0)
-    assert image["prompt"] == "Mystical Landscape, a."
-    assert image["seed"] == derive_seed(42, "image", 3, 0)
-    assert p.recipe("image", 3, attempt=1)["seed"] != image["seed"]
-    assert "device" not in p.recipe("video", 1, 0)
-    assert p.recipe("video", 1, 0)["motion_bucket_id"] == 127
+    assert image.prompt == "Mystical Landscape, a."
+    assert image.seed == derive_seed(42, "image", 3, 0)
+    assert p.recipe("image", 3, attempt=1).seed != image.seed
+    assert "device" not in p.recipe("video", 1, 0).as_params()
+    assert p.recipe("video", 1, 0).motion_bucket_id == 127
 
 
 def test_clip_recipe_uses_its_tracks_modifier_and_covers_the_music(tmp_path):
@@ -158,9 +161,9 @@ def test_clip_recipe_uses_its_tracks_modifier_and_covers_the_music(tmp_path):
                 music={"music_duration": 5, "initial_music_tokens": 103}, audio_clip={"n_music_loops": 2})
     recipe = p.recipe("audio_clip", 2, attempt=0)
     # 4 + 3 frames forward, 12 with the way back; 5 s x 2 loops x 6 fps = 60 frames.
-    assert sum(frames for _, frames in recipe["animations"]) == 60
-    assert {name for name, _ in recipe["animations"]} == {"anim_2.mp4", "anim_4.mp4", "anim_6.mp4"}
-    assert [frames for _, frames in recipe["animations"]] == [12] * 5
+    assert sum(frames for _, frames in recipe.animations) == 60
+    assert recipe.animation_names == ["anim_2.mp4", "anim_4.mp4", "anim_6.mp4"]
+    assert [frames for _, frames in recipe.animations] == [12] * 5
     assert p.clip_animations(2) == [tmp_path / "lofi" / "animations" / f"anim_{j}.mp4" for j in (2, 4, 6)]
 
 

@@ -2,11 +2,12 @@
 
 import pytest
 
-from aibeats.status import parse_dry_run
+from aibeats.pipeline import STAGES, TINY_MODEL_RULE
 
-from workflow import copy_workflow, snakemake
+from workflow import copy_workflow, parse_dry_run, snakemake
 
-GPU_RULES = {"generate_track", "extend_track", "generate_image", "animate_image"}
+GPU_RULES = {stage.rule for stage in STAGES.values() if stage.needs_gpu}
+CPU_RULES = {stage.rule for stage in STAGES.values() if not stage.needs_gpu} | {TINY_MODEL_RULE}
 
 
 def resources_by_rule(workdir, profile: str) -> dict[str, dict[str, str]]:
@@ -26,11 +27,11 @@ def workdir(tmp_path_factory):
 
 def test_workstation_profile_gives_gpu_rules_one_gpu_and_the_others_none(workdir):
     resources = resources_by_rule(workdir, "profiles/demo")
-    assert set(resources) == GPU_RULES | {"build_tiny_model", "assemble_clip"}
+    assert set(resources) == GPU_RULES | CPU_RULES
     for rule in GPU_RULES:
         assert resources[rule]["gpu"] == "1", rule
-    assert "gpu" not in resources["assemble_clip"]
-    assert "gpu" not in resources["build_tiny_model"]
+    for rule in CPU_RULES:
+        assert resources[rule].get("gpu", "0") == "0", rule
 
 
 @pytest.mark.parametrize(
@@ -46,5 +47,6 @@ def test_slurm_profile_sizes_each_gpu_rule_for_the_real_models(workdir, rule, me
 
 def test_slurm_profile_asks_no_gpu_for_cpu_rules(workdir):
     resources = resources_by_rule(workdir, "profiles/slurm")
-    assert "gpu" not in resources["assemble_clip"] and resources["assemble_clip"]["cpus_per_task"] == "2"
-    assert "gpu" not in resources["build_tiny_model"]
+    for rule in CPU_RULES:
+        assert resources[rule].get("gpu", "0") == "0", rule
+    assert resources["assemble_clip"]["cpus_per_task"] == "2"

@@ -35,7 +35,7 @@ def test_a_deleted_image_comes_back_different_and_a_pin_brings_the_old_one_back(
     assert after["animations/anim_3.mp4"][0] != before["animations/anim_3.mp4"][0]
     rebuilt = {"images/img_3.png", "animations/anim_3.mp4"}
     rebuilt |= {f"clips/clip_{i}.mp4" for i in DEMO.track_indices
-                if "anim_3.mp4" in {name for name, _ in DEMO.clip_recipe(i, 0)["animations"]}}
+                if "anim_3.mp4" in {name for name, _ in DEMO.clip_recipe(i, 0).animations}}
     # everything else is untouched: same bytes and not even rewritten
     assert {name: after[name] for name in after if name not in rebuilt} == {
         name: before[name] for name in before if name not in rebuilt}

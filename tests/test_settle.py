@@ -11,9 +11,8 @@ import yaml
 from aibeats.config import validate_config
 from aibeats.plan import Project
 from aibeats.provenance import read_recipe
-from aibeats.status import parse_dry_run
 
-from workflow import demo_config, run_ok
+from workflow import demo_config, parse_dry_run, run_ok
 
 pytestmark = pytest.mark.slow
 SCHEMA = Path(__file__).resolve().parent.parent / "schemas" / "config.schema.yaml"
@@ -51,7 +50,7 @@ def clips_changed_by(after: Project) -> set[str]:
 
 def clips_using(animations: set[str]) -> set[str]:
     return {DEMO.clip(i).name for i in DEMO.track_indices
-            if animations & {name for name, _ in DEMO.clip_recipe(i, 0)["animations"]}}
+            if animations & {name for name, _ in DEMO.clip_recipe(i, 0).animations}}
 
 
 def names(stage: str, project: Project = DEMO) -> set[str]:

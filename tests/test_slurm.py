@@ -18,14 +18,17 @@ from pathlib import Path
 import pytest
 import yaml
 
+from aibeats.pipeline import STAGES, TINY_MODEL_RULE
+from aibeats.provenance import read_recipe
+
 from slurm.local_cluster import PARTITION, LocalSlurmCluster, missing_binaries
-from workflow import copy_workflow, demo_config
+from workflow import copy_run, copy_workflow, demo_config
 
 REPO = Path(__file__).resolve().parent.parent
 SLURM_PROFILE = REPO / "profiles" / "slurm" / "config.yaml"
 TOY_WORKFLOW = Path(__file__).parent / "slurm" / "toy" / "Snakefile"
-GPU_RULES = {"generate_track", "extend_track", "generate_image", "animate_image"}
-CPU_RULES = {"build_tiny_model", "assemble_clip"}
+GPU_RULES = {stage.rule for stage in STAGES.values() if stage.needs_gpu}
+CPU_RULES = {stage.rule for stage in STAGES.values() if not stage.needs_gpu} | {TINY_MODEL_RULE}
 # Jobs here import torch and load tiny models: well under this, and two fit side by side on the node.
 LOCAL_JOB_MEM_MB = 2000
 
@@ -197,3 +200,33 @@ def test_demo_runs_on_slurm_with_gpus_for_model_rules_only(local_slurm, tmp_path
     assert len(image_jobs) == math.ceil(config["image"]["n_images"] / images_per_bundle)
     # Each track and its extension share one submission (group music).
     assert any({"generate_track", "extend_track"} <= job.rules for job in jobs)
+
+
+@pytest.mark.slow
+def test_a_deletion_and_an_edit_settle_through_slurm(local_slurm, demo_run, tmp_path):
+    """Cluster jobs read the Snakefile again on the node, after the main process may have deleted outputs:
+    they must use the attempts the main process planned, and the next run must find nothing to do."""
+    workdir = copy_run(demo_run, tmp_path / "repo")
+    profile = local_profile(tmp_path / "profile")
+    root = workdir / "results" / "demo"
+
+    def generated() -> dict[str, bytes]:
+        return {path.name: path.read_bytes() for folder in ("music", "images", "animations", "clips")
+                for path in (root / folder).iterdir()}
+
+    before = generated()
+    (root / "images" / "img_3.png").unlink()
+    (workdir / "edit.yaml").write_text(yaml.safe_dump({"audio_clip": {"fade_out_duration": 1.0}}))
+    args = ("--profile", str(profile), "--configfile", "profiles/demo/demo-config.yaml", "edit.yaml")
+    run_snakemake(workdir, local_slurm, *args, timeout_s=540)
+
+    after = generated()
+    changed = {name for name in after if after[name] != before.get(name)}
+    assert changed == {"img_3.png", "anim_3.mp4", "clip_1.mp4", "clip_2.mp4"}
+    attempts = {name: read_recipe(root / folder / name)["attempt"]
+                for folder, name in (("images", "img_3.png"), ("animations", "anim_3.mp4"), ("clips", "clip_1.mp4"))}
+    assert attempts == {"img_3.png": 1, "anim_3.mp4": 0, "clip_1.mp4": 0}
+
+    run_snakemake(workdir, local_slurm, *args, timeout_s=300)
+    assert "Nothing to be done" in (workdir / "snakemake.log").read_text()
+    assert generated() == after

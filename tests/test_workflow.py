@@ -88,7 +88,7 @@ def test_deleting_an_image_plans_exactly_it_its_animation_and_the_clips_that_use
     project = demo_project()
     (demo_copy / project.image(3)).unlink()
     users = {f"clip_{i}.mp4" for i in project.track_indices
-             if "anim_3.mp4" in {name for name, _ in project.clip_recipe(i, 0)["animations"]}}
+             if "anim_3.mp4" in {name for name, _ in project.clip_recipe(i, 0).animations}}
     assert users
     expected = {("generate_image", "img_3.png"), ("animate_image", "anim_3.mp4")}
     expected |= {("assemble_clip", clip) for clip in users}

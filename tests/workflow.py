@@ -1,30 +1,52 @@
 """Running the real workflow from tests: copies of the repository, snakemake runs and dry-run plans."""
 
 import os
+import re
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
-from aibeats.status import parse_dry_run
+from aibeats.checkout import REPO, WORKFLOW_FILES, copy_workflow
 
-REPO = Path(__file__).resolve().parent.parent
-# What a user's checkout holds that the workflow needs; results/, models/ and .snakemake/ are per copy.
-WORKFLOW_FILES = ["Snakefile", "config.yaml", "rules", "scripts", "schemas", "envs", "profiles", "aibeats"]
+__all__ = ["REPO", "WORKFLOW_FILES", "copy_workflow"]
 DEMO_CONFIG = REPO / "profiles" / "demo" / "demo-config.yaml"
+# Jobs bundled into a group are listed indented under it.
+_JOB_HEADER = re.compile(r"^\s*(?:local)?rule (\w+):$")
+_FIELD = re.compile(r"^\s+(\w+): (.*)$")
 
 
-def copy_workflow(destination: Path) -> Path:
-    destination.mkdir(parents=True, exist_ok=True)
-    for name in WORKFLOW_FILES:
-        source = REPO / name
-        if source.is_dir():
-            shutil.copytree(source, destination / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(source, destination / name)
-    return destination
+@dataclass(frozen=True)
+class PlannedJob:
+    rule: str
+    outputs: tuple[str, ...]
+    reason: str
+    resources: dict[str, str]
+
+
+def parse_dry_run(text: str) -> list[PlannedJob]:
+    """The jobs of a `snakemake --dry-run` listing; target rules without outputs are left out."""
+    jobs, rule, fields = [], None, {}
+
+    def close():
+        if rule and "output" in fields:
+            resources = dict(item.split("=", 1) for item in fields.get("resources", "").split(", ") if "=" in item)
+            jobs.append(PlannedJob(rule, tuple(fields["output"].split(", ")), fields.get("reason", ""), resources))
+
+    for line in text.splitlines():
+        if header := _JOB_HEADER.match(line):
+            close()
+            rule, fields = header.group(1), {}
+        elif rule and (field := _FIELD.match(line)):
+            fields[field.group(1)] = field.group(2)
+        elif rule and line and not line[0].isspace():
+            close()
+            rule, fields = None, {}
+    close()
+    return jobs
 
 
 def copy_run(source: Path, destination: Path) -> Path:

@@ -15,7 +15,7 @@ from transformers import (
     T5Tokenizer,
 )
 
-from aibeats.tiny.saving import saved_atomically
+from aibeats.atomic import atomic_path
 
 # musicgen-small's audio format: EnCodec at 32 kHz with a hop of 8*5*4*4 = 640 samples (50 frames per second),
 # 2048 codes per codebook and 4 codebooks (2.2 kbps = 4 codebooks * 11 bits * 50 frames/s).
@@ -92,6 +92,6 @@ def build_tiny_musicgen(out_dir: Path) -> None:
                 quantizer_layer.codebook.cluster_size.fill_(1)
     model.generation_config = generation_config()
 
-    with saved_atomically(out_dir) as folder:
+    with atomic_path(out_dir) as folder:
         model.save_pretrained(folder)
         processor.save_pretrained(folder)

@@ -3,7 +3,7 @@
 import json
 from pathlib import Path
 
-from aibeats.tiny.saving import saved_atomically
+from aibeats.atomic import atomic_path
 
 INIT_SEED = 0
 
@@ -29,7 +29,7 @@ def build_tiny_sdxl(out_dir: Path) -> None:
     """Save a tiny StableDiffusionXLPipeline (with an sdxl-turbo scheduler) into out_dir."""
     import torch
 
-    with saved_atomically(Path(out_dir)) as folder:
+    with atomic_path(Path(out_dir)) as folder:
         tokenizer = _byte_level_clip_tokenizer(folder / "tokenizer", "<|endoftext|>")
         tokenizer_2 = _byte_level_clip_tokenizer(folder / "tokenizer_2", "!")
         # The constructors' initialisers draw from the global generator: seed it, in a fork that leaves the

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from aibeats.tiny.saving import saved_atomically
+from aibeats.atomic import atomic_path
 
 INIT_SEED = 0
 
@@ -11,7 +11,7 @@ def build_tiny_svd(out_dir: Path) -> None:
     """Save a tiny StableVideoDiffusionPipeline into out_dir."""
     import torch
 
-    with saved_atomically(Path(out_dir)) as folder:
+    with atomic_path(Path(out_dir)) as folder:
         # The constructors' initialisers draw from the global generator: seed it, in a fork that leaves the
         # caller's random state as it was.
         with torch.random.fork_rng(devices=[]):

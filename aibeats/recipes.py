@@ -1,0 +1,159 @@
+"""Recipes: everything that shapes one output, one frozen dataclass per stage.
+
+A recipe is built from the config in one place (`build`), travels to the job as the rule's params
+(`as_params`, a plain dict: Snakemake's params rerun trigger only compares plain values), comes back in the
+script (`from_params`), and is stored inside the output file. A setting that is in a recipe regenerates
+what it shapes when it changes, so a recipe holds only what its stage reads (tests/test_recipes.py checks it).
+
+Key order: the dict's order is part of what Snakemake compares and of the bytes of each file's embedded
+recipe, so it must never change for existing projects. Every recipe keeps its field order, except the
+animation's, which earlier releases took from the config's own key order; `VideoRecipe` keeps doing so.
+"""
+
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from aibeats.items import image_prompt, images_of_modifier, modifier_of_image, modifier_of_track, plan_clip_animations
+
+if TYPE_CHECKING:
+    from aibeats.plan import Project
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """What every recipe holds and can do; each stage's recipe declares its own settings."""
+
+    # Keyword-only, so that each stage's settings come first in its constructor, as they come first in its
+    # params and files (see settings()).
+    seed: int = field(kw_only=True)
+    attempt: int = field(kw_only=True)
+    # The config section its settings are read from, where they are named like the section's keys.
+    section: ClassVar[str]
+
+    @classmethod
+    def build(cls, project: "Project", index: int, seed: int, attempt: int) -> "Recipe":
+        """The recipe of item `index` from the config; stages whose settings are not all config keys override it."""
+        return cls(**cls.from_section(project.config[cls.section], seed, attempt))
+
+    @classmethod
+    def from_params(cls, params: dict) -> "Recipe":
+        return cls(**params)
+
+    def as_params(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.settings()}
+
+    @classmethod
+    def settings(cls) -> list[str]:
+        """The names of the values that shape an output, in order: the stage's own, then seed and attempt."""
+        own = [f.name for f in fields(cls) if not f.metadata.get("bookkeeping") and f.name not in ("seed", "attempt")]
+        return [*own, "seed", "attempt"]
+
+    @classmethod
+    def from_section(cls, section: dict, seed: int, attempt: int, **computed: Any) -> dict[str, Any]:
+        """The recipe's values: each setting named like a key of its config section is that key's value, the
+        others are computed. Only declared settings are taken, so a new config key joins no recipe by itself."""
+        taken = {name: section[name] for name in cls.settings() if name in section and name not in computed}
+        return {**taken, **computed, "seed": seed, "attempt": attempt}
+
+
+@dataclass(frozen=True)
+class PromptedRecipe(Recipe):
+    """A recipe whose model makes its output from a text prompt: those two come first."""
+
+    prompt: str
+    model_id: str
+
+
+@dataclass(frozen=True)
+class TrackRecipe(PromptedRecipe):
+    """A MusicGen track from the text prompt alone, initial_music_tokens long."""
+
+    section: ClassVar[str] = "music"
+    initial_music_tokens: int
+
+
+@dataclass(frozen=True)
+class TrackExtRecipe(PromptedRecipe):
+    """A track continued window by window, each with the end of the music so far as its audio prompt."""
+
+    section: ClassVar[str] = "music"
+    music_duration: float
+    max_continuation_duration: float
+    prompt_music_duration: float
+
+
+@dataclass(frozen=True)
+class ImageRecipe(PromptedRecipe):
+    """An SDXL-Turbo image; its prompt is the image prompt with the item's modifier."""
+
+    inference_steps: int
+    height: int
+    width: int
+
+    @classmethod
+    def build(cls, project: "Project", j: int, seed: int, attempt: int) -> "ImageRecipe":
+        image = project.config["image"]
+        modifiers = image["prompt_modifiers"]
+        prompt = image_prompt(image["prompt"], modifiers[modifier_of_image(j, len(modifiers))])
+        return cls(**cls.from_section(image, seed, attempt, prompt=prompt))
+
+
+@dataclass(frozen=True)
+class VideoRecipe(Recipe):
+    """A Stable Video Diffusion animation of an image, continued and looped."""
+
+    model_id: str
+    n_continuations: int
+    loop_video: bool
+    video_fps: int
+    decode_chunk_size: int
+    motion_bucket_id: int
+    noise_aug_strength: float
+    num_frames: int
+    inference_steps: int
+    max_side: int
+    # The order of the settings as the config lists them: see the module docstring.
+    key_order: tuple[str, ...] = field(default=(), compare=False, repr=False, metadata={"bookkeeping": True})
+
+    @classmethod
+    def build(cls, project: "Project", j: int, seed: int, attempt: int) -> "VideoRecipe":
+        values = cls.from_section(project.config["video"], seed, attempt)
+        settings_in_config_order = [key for key in project.config["video"] if key in values]
+        return cls(**values, key_order=(*settings_in_config_order, "seed", "attempt"))
+
+    @classmethod
+    def from_params(cls, params: dict) -> "VideoRecipe":
+        return cls(**params, key_order=tuple(params))
+
+    def as_params(self) -> dict[str, Any]:
+        order = self.key_order or self.settings()
+        return {key: getattr(self, key) for key in order}
+
+
+@dataclass(frozen=True)
+class ClipRecipe(Recipe):
+    """A track's clip: its extended track looped and faded, over its animations in a seeded order."""
+
+    # (animation file name, frames taken from it), in playing order
+    animations: list[list]
+    video_fps: int
+    music_duration: float
+    n_music_loops: int
+    fade_out_duration: float
+
+    @classmethod
+    def build(cls, project: "Project", i: int, seed: int, attempt: int) -> "ClipRecipe":
+        music, image, video = project.config["music"], project.config["image"], project.config["video"]
+        loops = project.config["audio_clip"]["n_music_loops"]
+        n_modifiers = len(image["prompt_modifiers"])
+        clip_frames = round(music["music_duration"] * loops * video["video_fps"])
+        candidates = images_of_modifier(modifier_of_track(i, n_modifiers), image["n_images"], n_modifiers)
+        plan = plan_clip_animations(seed, candidates, project.frames_per_animation, clip_frames)
+        animations = [[project.output("video", j).name, frames] for j, frames in plan]
+        return cls(**cls.from_section(project.config["audio_clip"], seed, attempt, animations=animations,
+                                      video_fps=video["video_fps"], music_duration=music["music_duration"]))
+
+    @property
+    def animation_names(self) -> list[str]:
+        """Each animation the clip shows, once, sorted."""
+        return sorted({name for name, _ in self.animations})
