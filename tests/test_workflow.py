@@ -128,6 +128,18 @@ def test_a_bad_config_stops_before_any_job_naming_key_value_and_what_is_allowed(
     assert not (workdir / "models").exists()
 
 
+def test_a_model_folder_that_does_not_exist_is_refused_before_anything_is_deleted(demo_copy):
+    project = demo_project()
+    before = {path: path.read_bytes() for path in (demo_copy / project.root).glob("*/*.*")}
+    (demo_copy / "edit.yaml").write_text(yaml.safe_dump({"image": {"model_id": "./my-models/sdxl"}}))
+    result = snakemake(demo_copy, "--configfile", "profiles/demo/demo-config.yaml", "edit.yaml")
+    assert result.returncode != 0
+    assert "ai-beats: config key image.model_id = './my-models/sdxl' is not allowed: there is no such folder" in (
+        result.stderr)
+    assert "Traceback" not in result.stderr
+    assert {path: path.read_bytes() for path in (demo_copy / project.root).glob("*/*.*")} == before
+
+
 def test_a_corrupt_intermediate_fails_its_consumer_with_a_message_naming_it(demo_copy):
     project = demo_project()
     image = demo_copy / project.image(2)
