@@ -1,4 +1,4 @@
-# ai-beats: text -> music tracks -> extended tracks -> images -> animations -> one clip per track.
+# ai-beats: text -> music tracks -> extended tracks -> images -> animations -> one clip per track -> the mix.
 # Every generated file is its own job: delete one and rerun to regenerate it (and what is built from it).
 from snakemake.utils import min_version
 
@@ -34,3 +34,4 @@ include: "rules/music_continuation.smk"
 include: "rules/image.smk"
 include: "rules/video.smk"
 include: "rules/audio_clip.smk"
+include: "rules/mix.smk"

@@ -106,6 +106,22 @@ def _check_relations(config: dict) -> None:
             f"config key music.prompt_music_duration = {music['prompt_music_duration']!r} is not allowed: "
             f"it must be below music.max_continuation_duration ({music['max_continuation_duration']!r}), "
             "since each continuation window holds the audio prompt plus the new music")
+    clip_seconds = music["music_duration"] * config["audio_clip"]["n_music_loops"]
+    if config["mix"]["crossfade_duration"] >= clip_seconds:
+        raise ConfigError(
+            f"config key mix.crossfade_duration = {config['mix']['crossfade_duration']!r} is not allowed: it must be "
+            f"below a clip's length ({clip_seconds:g} s: music.music_duration x audio_clip.n_music_loops)")
+    n_images = config["image"]["n_images"] * len(config["image"]["prompt_modifiers"])
+    if config["mix"]["thumbnail_image"] > n_images:
+        raise ConfigError(
+            f"config key mix.thumbnail_image = {config['mix']['thumbnail_image']!r} is not allowed: there are "
+            f"{n_images} images (image.n_images x the prompt modifiers)")
+    try:
+        config["mix"]["chapter_titles"].format(track=1, modifier="")
+    except (KeyError, IndexError, ValueError) as error:
+        raise ConfigError(
+            f"config key mix.chapter_titles = {config['mix']['chapter_titles']!r} is not allowed: it may only use "
+            f"{{track}} and {{modifier}} ({error!r})") from None
     initial = initial_track_seconds(music["initial_music_tokens"])
     if music["music_duration"] < initial:
         raise ConfigError(

@@ -45,3 +45,59 @@ def plan_clip_animations(seed: int, animations: list[int], frames_per_animation:
         plan.append((j, frames))
         remaining -= frames
     return plan
+
+
+# An animation has a keyframe every this many seconds, and at its first frame (aibeats.video_io encodes it so).
+KEYFRAME_SECONDS = 2
+
+
+def clip_keyframes(animations: list[list], fps: int) -> list[int]:
+    """The frames of a clip that are keyframes: each animation's first frame and every KEYFRAME_SECONDS after."""
+    keyframes, start = [], 0
+    for _, frames in animations:
+        keyframes += range(start, start + frames, KEYFRAME_SECONDS * fps)
+        start += frames
+    return keyframes
+
+
+def plan_mix(clip_frames: list[int], clip_keyframes: list[list[int]], crossfade_frames: int) -> list[list[int]]:
+    """Which frames of each clip the mix shows, [first, end), so that the video cuts from one track to the next
+    near the middle of their crossfade.
+
+    Consecutive clips overlap by crossfade_frames (their audio is crossfaded there). The video can only start
+    a clip on one of its keyframes and stay a stream copy, so the cut is at the keyframe of the next clip
+    nearest to the middle of the overlap; the clip before ends exactly where that one starts, which keeps the
+    mix's video as long as its audio: sum(clip frames) - (n - 1) x crossfade_frames.
+    """
+    n = len(clip_frames)
+    firsts = [0] + [min((k for k in keys if k <= crossfade_frames), key=lambda k: abs(2 * k - crossfade_frames))
+                    for keys in clip_keyframes[1:]]
+    ends = [clip_frames[k] - crossfade_frames + firsts[k + 1] for k in range(n - 1)] + [clip_frames[-1]]
+    return [[first, end] for first, end in zip(firsts, ends, strict=True)]
+
+
+def format_chapter_time(seconds: float) -> str:
+    """YouTube's chapter time: m:ss, or h:mm:ss from an hour on (whole seconds, rounded down)."""
+    whole = int(seconds)
+    hours, minutes, secs = whole // 3600, whole // 60 % 60, whole % 60
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+# YouTube's rules for chapters in a description: it cuts longer titles, and ignores all chapters when there
+# are fewer than three or one is shorter than ten seconds.
+MAX_CHAPTER_TITLE = 70
+MIN_CHAPTERS = 3
+MIN_CHAPTER_SECONDS = 10
+
+
+def youtube_chapter_rule_broken(starts: list[float], total_seconds: float) -> str | None:
+    """Which of YouTube's chapter rules the chapters break (it then shows none of them), or None."""
+    if len(starts) < MIN_CHAPTERS:
+        return (f"{len(starts)} chapters: YouTube shows chapters only from {MIN_CHAPTERS} on "
+                "(make more tracks with music.n_music)")
+    ends = [*starts[1:], total_seconds]
+    for number, (start, end) in enumerate(zip(starts, ends, strict=True), start=1):
+        if end - start < MIN_CHAPTER_SECONDS:
+            return (f"chapter {number} lasts {end - start:.1f} s: YouTube shows chapters only when each lasts at "
+                    f"least {MIN_CHAPTER_SECONDS} s")
+    return None

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from aibeats.errors import AiBeatsError
+from aibeats.terminal import tell_user, use_terminal
 
 
 def run_job(log_path: str | Path, job: Callable[[], None]) -> None:
@@ -17,7 +18,7 @@ def run_job(log_path: str | Path, job: Callable[[], None]) -> None:
     """
     log_path = Path(log_path)
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    terminal = os.dup(2)
+    use_terminal(os.dup(2))
     sys.stdout.flush()
     sys.stderr.flush()
     with open(log_path, "w") as log:
@@ -26,13 +27,11 @@ def run_job(log_path: str | Path, job: Callable[[], None]) -> None:
         try:
             job()
         except AiBeatsError as error:
-            print(f"ai-beats: {error}", file=sys.stderr, flush=True)
-            os.write(terminal, f"ai-beats: {error}\n".encode())
+            tell_user(f"ai-beats: {error}")
             sys.exit(1)
         except Exception:
             traceback.print_exc()
-            sys.stderr.flush()
-            os.write(terminal, f"ai-beats: job failed, see {log_path}\n".encode())
+            tell_user(f"ai-beats: job failed, see {log_path}")
             sys.exit(1)
         finally:
             sys.stdout.flush()

@@ -11,7 +11,17 @@ This module imports nothing heavy: the thin client jobs read it too.
 import re
 from dataclasses import dataclass
 
-from aibeats.recipes import ClipRecipe, ImageRecipe, Recipe, TrackExtRecipe, TrackRecipe, VideoRecipe
+from aibeats.recipes import (
+    ChaptersRecipe,
+    ClipRecipe,
+    ImageRecipe,
+    MixRecipe,
+    Recipe,
+    ThumbnailRecipe,
+    TrackExtRecipe,
+    TrackRecipe,
+    VideoRecipe,
+)
 
 
 @dataclass(frozen=True)
@@ -23,7 +33,7 @@ class Stage:
     rule: str
     # The file one job makes, relative to the project folder; {index} is the item's number.
     output: str
-    # Which numbers the stage makes: one file per track, or one per image.
+    # Which numbers the stage makes: one file per track, one per image, or one for the project (no number).
     items: str
     # The config section that holds the stage's settings and its device.
     config_section: str
@@ -43,13 +53,13 @@ class Stage:
         return self.family is not None
 
     @property
-    def wildcard(self) -> str:
-        return {"tracks": "i", "images": "j"}[self.items]
+    def wildcard(self) -> str | None:
+        return {"tracks": "i", "images": "j", "project": None}[self.items]
 
     @property
     def output_pattern(self) -> str:
         """The output with its Snakemake wildcard, relative to the project folder."""
-        return self.output.format(index=f"{{{self.wildcard}}}")
+        return self.output.format(index=f"{{{self.wildcard}}}") if self.wildcard else self.output
 
     def file(self, index: int) -> str:
         return self.output.format(index=index)
@@ -75,6 +85,13 @@ STAGES: dict[str, Stage] = {stage.name: stage for stage in (
     Stage("audio_clip", rule="assemble_clip", output="clips/clip_{index}.mp4", items="tracks",
           config_section="audio_clip", family=None, env="clip", recipe=ClipRecipe, maker="aibeats.stages:make_clip",
           seed_name="clip"),
+    Stage("mix", rule="mix_clips", output="mix/mix.mp4", items="project", config_section="mix", family=None,
+          env="clip", recipe=MixRecipe, maker="aibeats.stages:make_mix", seed_name="mix"),
+    Stage("chapters", rule="write_chapters", output="mix/chapters.txt", items="project", config_section="mix",
+          family=None, env="clip", recipe=ChaptersRecipe, maker="aibeats.stages:make_chapters", seed_name="chapters"),
+    Stage("thumbnail", rule="make_thumbnail", output="mix/thumbnail.png", items="project", config_section="mix",
+          family=None, env="clip", recipe=ThumbnailRecipe, maker="aibeats.stages:make_thumbnail",
+          seed_name="thumbnail"),
 )}
 
 # The rule that builds the demo's tiny models: not a stage (it makes models, not project files), but listed

@@ -64,6 +64,8 @@ class Project:
 
     def indices(self, stage: str) -> list[int]:
         """The numbers of the items a stage makes: one per track, or one per image."""
+        if STAGES[stage].items == "project":
+            return [1]
         if STAGES[stage].items == "tracks":
             return list(range(1, self.config["music"]["n_music"] + 1))
         image = self.config["image"]
@@ -106,6 +108,11 @@ class Project:
         item = item_of(self.output(stage, index))
         pinned = self.config["attempts"]
         return pinned[item] if item in pinned else self.attempts.get(item, 0)
+
+    @property
+    def crossfade_frames(self) -> int:
+        """How many frames consecutive clips overlap by in the mix: the crossfade, to the nearest frame."""
+        return round(self.config["mix"]["crossfade_duration"] * self.config["video"]["video_fps"])
 
     @property
     def frames_per_animation(self) -> int:

@@ -10,13 +10,26 @@ recipe, so it must never change for existing projects. Every recipe keeps its fi
 animation's, which earlier releases took from the config's own key order; `VideoRecipe` keeps doing so.
 """
 
+import itertools
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from aibeats.items import image_prompt, images_of_modifier, modifier_of_image, modifier_of_track, plan_clip_animations
+from aibeats.items import (
+    MAX_CHAPTER_TITLE,
+    clip_keyframes,
+    image_prompt,
+    images_of_modifier,
+    modifier_of_image,
+    modifier_of_track,
+    plan_clip_animations,
+    plan_mix,
+)
 
 if TYPE_CHECKING:
     from aibeats.plan import Project
+
+# What YouTube shows a thumbnail at (16:9).
+THUMBNAIL_SIZE = (1280, 720)
 
 
 @dataclass(frozen=True)
@@ -40,7 +53,11 @@ class Recipe:
         return cls(**params)
 
     def as_params(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.settings()}
+        """The recipe as a plain dict. An optional setting left at its default None is left out: a setting
+        added to a stage this way leaves the recipes of files made before it, and so those files, as they were."""
+        defaults = {f.name: f.default for f in fields(self)}
+        return {name: getattr(self, name) for name in self.settings()
+                if not (getattr(self, name) is None and defaults[name] is None)}
 
     @classmethod
     def settings(cls) -> list[str]:
@@ -140,6 +157,9 @@ class ClipRecipe(Recipe):
     music_duration: float
     n_music_loops: int
     fade_out_duration: float
+    # None keeps the track's own level, as the first releases' clips did
+    loudness_lufs: float | None = None
+    true_peak_db: float | None = None
 
     @classmethod
     def build(cls, project: "Project", i: int, seed: int, attempt: int) -> "ClipRecipe":
@@ -150,10 +170,81 @@ class ClipRecipe(Recipe):
         candidates = images_of_modifier(modifier_of_track(i, n_modifiers), image["n_images"], n_modifiers)
         plan = plan_clip_animations(seed, candidates, project.frames_per_animation, clip_frames)
         animations = [[project.output("video", j).name, frames] for j, frames in plan]
-        return cls(**cls.from_section(project.config["audio_clip"], seed, attempt, animations=animations,
-                                      video_fps=video["video_fps"], music_duration=music["music_duration"]))
+        clip = project.config["audio_clip"]
+        # The ceiling belongs to the loudness target: without one, the track keeps its own level and peaks.
+        true_peak_db = clip["true_peak_db"] if clip["loudness_lufs"] is not None else None
+        return cls(**cls.from_section(clip, seed, attempt, animations=animations, video_fps=video["video_fps"],
+                                      music_duration=music["music_duration"], true_peak_db=true_peak_db))
+
+    @property
+    def frames(self) -> int:
+        return sum(frames for _, frames in self.animations)
 
     @property
     def animation_names(self) -> list[str]:
         """Each animation the clip shows, once, sorted."""
         return sorted({name for name, _ in self.animations})
+
+
+@dataclass(frozen=True)
+class MixRecipe(Recipe):
+    """The finished video: every clip in track order, each [first, end) of its frames, crossfaded."""
+
+    section: ClassVar[str] = "mix"
+    # [clip file name, first frame, end frame, its start in the mix in seconds]
+    clips: list[list]
+    crossfade_duration: float
+    video_fps: int
+    loudness_lufs: float
+    true_peak_db: float
+    audio_sample_rate: int
+
+    @classmethod
+    def build(cls, project: "Project", index: int, seed: int, attempt: int) -> "MixRecipe":
+        fps = project.config["video"]["video_fps"]
+        crossfade_frames = project.crossfade_frames
+        clips = [project.planned_recipe("audio_clip", i) for i in project.indices("audio_clip")]
+        spans = plan_mix([clip.frames for clip in clips], [clip_keyframes(clip.animations, fps) for clip in clips],
+                         crossfade_frames)
+        starts = itertools.accumulate([0, *(clip.frames - crossfade_frames for clip in clips[:-1])])
+        rows = [[project.output("audio_clip", i).name, first, end, start / fps]
+                for i, (first, end), start in zip(project.indices("audio_clip"), spans, starts, strict=True)]
+        return cls(**cls.from_section(project.config["mix"], seed, attempt, clips=rows, video_fps=fps,
+                                      crossfade_duration=crossfade_frames / fps))
+
+
+@dataclass(frozen=True)
+class ChaptersRecipe(Recipe):
+    """The chapter lines of the mix's description: where each track starts, and its title."""
+
+    section: ClassVar[str] = "mix"
+    # [start in seconds, title]
+    chapters: list[list]
+    mix_duration: float
+
+    @classmethod
+    def build(cls, project: "Project", index: int, seed: int, attempt: int) -> "ChaptersRecipe":
+        fps = project.config["video"]["video_fps"]
+        modifiers = project.config["image"]["prompt_modifiers"]
+        clip_frames = [project.planned_recipe("audio_clip", i).frames for i in project.indices("audio_clip")]
+        starts = itertools.accumulate([0, *(frames - project.crossfade_frames for frames in clip_frames[:-1])])
+        titles = [project.config["mix"]["chapter_titles"].format(
+            track=i, modifier=modifiers[modifier_of_track(i, len(modifiers))])[:MAX_CHAPTER_TITLE]
+            for i in project.indices("audio_clip")]
+        mix_frames = sum(clip_frames) - project.crossfade_frames * (len(clip_frames) - 1)
+        return cls(chapters=[[start / fps, title] for start, title in zip(starts, titles, strict=True)],
+                   mix_duration=mix_frames / fps, seed=seed, attempt=attempt)
+
+
+@dataclass(frozen=True)
+class ThumbnailRecipe(Recipe):
+    """The video's thumbnail: one image scaled to cover the frame, centre-cropped."""
+
+    # Which image it shows is its input (mix.thumbnail_image): changing it remakes the thumbnail by itself.
+    section: ClassVar[str] = "mix"
+    width: int
+    height: int
+
+    @classmethod
+    def build(cls, project: "Project", index: int, seed: int, attempt: int) -> "ThumbnailRecipe":
+        return cls(width=THUMBNAIL_SIZE[0], height=THUMBNAIL_SIZE[1], seed=seed, attempt=attempt)

@@ -13,7 +13,16 @@ from aibeats.errors import MediaError
 from aibeats.history import item_of, record_attempt
 from aibeats.pipeline import STAGES
 from aibeats.provenance import make_recipe
-from aibeats.recipes import ClipRecipe, ImageRecipe, TrackExtRecipe, TrackRecipe, VideoRecipe
+from aibeats.recipes import (
+    ChaptersRecipe,
+    ClipRecipe,
+    ImageRecipe,
+    MixRecipe,
+    ThumbnailRecipe,
+    TrackExtRecipe,
+    TrackRecipe,
+    VideoRecipe,
+)
 
 # Where each family's loader lives; imported on demand, so a process only imports the libraries it uses.
 LOADERS = {"music": "aibeats.music:load_music_model", "image": "aibeats.images:load_image_pipeline",
@@ -100,11 +109,17 @@ def make_clip(model: None, recipe: ClipRecipe, inputs: dict, output: Path, histo
                          f"{recipe.music_duration:g} s; delete it to regenerate it")
     soundtrack = audio.fade_out(audio.loop_audio(samples, recipe.n_music_loops), sampling_rate,
                                 recipe.fade_out_duration)
+    if recipe.loudness_lufs is not None:
+        from aibeats.loudness import normalize_loudness
+
+        soundtrack = normalize_loudness(soundtrack, sampling_rate, recipe.loudness_lufs, recipe.true_peak_db,
+                                        what=str(output))
     by_name = {Path(path).name: Path(path) for path in inputs["animations"]}
     ordered = [by_name[name] for name, _ in recipe.animations]
     n_frames = sum(frames for _, frames in recipe.animations)
     video_io.assemble_clip(ordered, n_frames, soundtrack, sampling_rate, recipe.video_fps, output,
-                           make_recipe("audio_clip", source=str(track), **recipe.as_params()))
+                           make_recipe("audio_clip", source=str(track), **recipe.as_params()),
+                           true_peak_db=recipe.true_peak_db if recipe.loudness_lufs is not None else None)
     _finish(history_dir, output, recipe)
 
 
@@ -114,5 +129,76 @@ def maker_of(stage: str):
     return getattr(importlib.import_module(module), function)
 
 
-# Resolved once the functions above exist: every stage's maker lives in this module.
+
+
+def make_mix(model: None, recipe: MixRecipe, inputs: dict, output: Path, history_dir: Path) -> None:
+    """The finished video: the clips' audio crossfaded and normalised, their video cut near each crossfade's
+    middle by stream copy."""
+    from aibeats import loudness, video_io
+
+    by_name = {Path(path).name: Path(path) for path in inputs["clips"]}
+    clips = [by_name[name] for name, *_ in recipe.clips]
+    rate, fps = recipe.audio_sample_rate, recipe.video_fps
+    tracks = [video_io.decode_audio(clip, rate, channels=2) for clip in clips]
+    audio = crossfade_tracks(tracks, round(recipe.crossfade_duration * rate))
+    audio = loudness.normalize_loudness(audio, rate, recipe.loudness_lufs, recipe.true_peak_db, what=str(output))
+    spans = [(clip, first, end) for clip, (_, first, end, _) in zip(clips, recipe.clips, strict=True)]
+    video_io.assemble_mix(spans, audio, rate, fps, output, make_recipe("mix", **recipe.as_params()),
+                          true_peak_db=recipe.true_peak_db)
+    _finish(history_dir, output, recipe)
+
+
+def crossfade_tracks(tracks: list, overlap: int):
+    """The tracks one after the other, each overlapping the next by `overlap` samples with an equal-power
+    crossfade: two different pieces of music add up in power, not in amplitude, so sine and cosine fades keep
+    the loudness steady through the join where linear ones would dip by 3 dB in its middle."""
+    import numpy as np
+
+    total = sum(len(track) for track in tracks) - overlap * (len(tracks) - 1)
+    mix = np.zeros((total, *tracks[0].shape[1:]), dtype=np.float32)
+    ramp = (np.arange(overlap, dtype=np.float64) + 0.5) / overlap * np.pi / 2
+    fade_in, fade_out = np.sin(ramp), np.cos(ramp)
+    start = 0
+    for number, track in enumerate(tracks):
+        track = np.array(track, dtype=np.float64)
+        if overlap and number > 0:
+            track[:overlap] *= fade_in.reshape(-1, *[1] * (track.ndim - 1))
+        if overlap and number < len(tracks) - 1:
+            track[-overlap:] *= fade_out.reshape(-1, *[1] * (track.ndim - 1))
+        mix[start:start + len(track)] += track.astype(np.float32)
+        start += len(track) - overlap
+    return mix
+
+
+def make_chapters(model: None, recipe: ChaptersRecipe, inputs: dict, output: Path, history_dir: Path) -> None:
+    """YouTube chapter lines; a broken YouTube rule is said in one warning, and the file is written anyway."""
+    from aibeats.atomic import atomic_path
+    from aibeats.items import format_chapter_time, youtube_chapter_rule_broken
+    from aibeats.terminal import tell_user
+
+    lines = [f"{format_chapter_time(start)} {title}" for start, title in recipe.chapters]
+    with atomic_path(output) as temporary:
+        temporary.write_text("\n".join(lines) + "\n")
+    if warning := youtube_chapter_rule_broken([start for start, _ in recipe.chapters], recipe.mix_duration):
+        tell_user(f"ai-beats: warning: {output}: {warning}")
+    _finish(history_dir, output, recipe)
+
+
+def make_thumbnail(model: None, recipe: ThumbnailRecipe, inputs: dict, output: Path, history_dir: Path) -> None:
+    """The image scaled to cover width x height (Lanczos) and centre-cropped."""
+    from PIL import Image
+
+    from aibeats.provenance import save_png
+
+    image = _open_image(inputs["image"])
+    scale = max(recipe.width / image.width, recipe.height / image.height)
+    size = (max(recipe.width, round(image.width * scale)), max(recipe.height, round(image.height * scale)))
+    left, top = (size[0] - recipe.width) // 2, (size[1] - recipe.height) // 2
+    thumbnail = image.resize(size, Image.Resampling.LANCZOS).crop((left, top, left + recipe.width,
+                                                                   top + recipe.height))
+    save_png(thumbnail, output, make_recipe("thumbnail", source=str(inputs["image"]), **recipe.as_params()))
+    _finish(history_dir, output, recipe)
+
+
+# Resolved once every function above exists: every stage's maker lives in this module.
 MAKERS = {stage: maker_of(stage) for stage in STAGES}

@@ -21,14 +21,19 @@ from PIL import Image
 
 from aibeats.atomic import atomic_path
 from aibeats.errors import MediaError
+from aibeats.items import KEYFRAME_SECONDS
 
 # Same flags for every animation, so that their codec setup (SPS/PPS) is identical and they can be
 # concatenated by stream copy. A fixed thread count keeps x264's output the same on machines with different
 # core counts (its frame threading shapes the bitstream); 4 threads is plenty for a few dozen frames.
 _X264_THREADS = 4
 _X264_CRF = 18
-_GOP_SECONDS = 2
 _AAC_BITRATE = "160k"
+# What YouTube asks for: stereo AAC-LC at 384 kb/s.
+_MIX_AAC_BITRATE = "384k"
+# Encodes of the audio before it is under its true-peak ceiling, and how far under it a retry aims.
+_PEAK_ROUNDS = 3
+_PEAK_STEP_DB = 0.1
 # ffprobe gives the frame rate as a float of a fraction: 6 fps may read 5.9999999.
 _FPS_TOLERANCE = 1e-6
 # Bit-exact muxing leaves out the version-stamped encoder tags; bit-exact swscale gives the same YUV on any CPU.
@@ -96,7 +101,7 @@ def write_animation(frames: list[Image.Image], path: Path, fps: int, recipe: dic
     for number, frame in enumerate(frames):
         if frame.size != (width, height):
             raise ValueError(f"{path}: frame {number} is {frame.size[0]}x{frame.size[1]}, frame 0 is {width}x{height}")
-    gop = _GOP_SECONDS * fps
+    gop = KEYFRAME_SECONDS * fps
     args = ["-f", "rawvideo", "-pix_fmt", "rgb24", "-video_size", f"{width}x{height}", "-framerate", str(fps),
             "-i", "pipe:0",
             "-c:v", "libx264", "-preset", "medium", "-crf", str(_X264_CRF), "-pix_fmt", "yuv420p", "-bf", "0",
@@ -220,8 +225,10 @@ def _concat_list(paths: list[Path]) -> str:
     return "".join("file '{}'\n".format(str(Path(p).resolve()).replace("'", "'\\''")) for p in paths)
 
 
-def assemble_clip(animation_paths: list[Path], n_frames: int, audio: np.ndarray, sampling_rate: int, fps: int,
-                  path: Path, recipe: dict) -> None:
+# The clip's parts, its format, and where it goes: grouping them would only name the same things twice.
+def assemble_clip(animation_paths: list[Path], n_frames: int, audio: np.ndarray,  # noqa: PLR0913
+                  sampling_rate: int, fps: int, path: Path, recipe: dict, *, true_peak_db: float | None = None,
+                  ) -> None:
     """A clip: the animations in order, stream-copied and cut to n_frames, with the audio encoded as AAC.
 
     The audio must last n_frames / fps seconds (within a frame): it is neither cut nor padded, so a fade-out
@@ -261,4 +268,64 @@ def assemble_clip(animation_paths: list[Path], n_frames: int, audio: np.ndarray,
                 "-video_track_timescale", str(_video_timescale(fps)), "-movflags", "+faststart", *_BITEXACT,
                 "-metadata", f"comment={json.dumps(recipe)}", "-f", "mp4"]
         with atomic_path(path) as temporary:
-            _run_with_input([*args, str(temporary)], [audio.tobytes()], path)
+            _encode_under_ceiling([*args, str(temporary)], audio, temporary, true_peak_db)
+
+
+def decode_audio(path: Path, sampling_rate: int, channels: int) -> np.ndarray:
+    """A media file's audio as float32 samples, (n, channels), resampled with SoX's resampler (the one built
+    into ffmpeg: band-limited, not sample dropping or repeating)."""
+    _inspect(path)  # a missing or damaged file is named as such
+    command = [_ffmpeg(), "-hide_banner", "-nostdin", "-loglevel", "error", "-i", str(path), "-map", "0:a:0",
+               "-af", f"aresample={sampling_rate}:resampler=soxr:precision=28", "-ac", str(channels),
+               "-f", "f32le", "pipe:1"]
+    result = subprocess.run(command, capture_output=True)
+    if result.returncode != 0:
+        raise MediaError(f"{path}: its audio cannot be decoded ({result.stderr.decode(errors='replace').strip()})")
+    return np.frombuffer(result.stdout, dtype="<f4").reshape(-1, channels)
+
+
+def _mix_concat_list(spans: list[tuple[Path, int, int]], fps: int) -> str:
+    """A concat script taking frames [first, end) of each clip; `first` is a keyframe, so this is a stream copy."""
+    lines = []
+    for clip, first, end in spans:
+        lines += [_concat_list([clip]).strip(), f"inpoint {first / fps:.6f}", f"outpoint {end / fps:.6f}"]
+    return "\n".join(lines) + "\n"
+
+
+def assemble_mix(spans: list[tuple[Path, int, int]], audio: np.ndarray, sampling_rate: int, fps: int, path: Path,
+                 recipe: dict, true_peak_db: float) -> None:
+    """The mix: frames [first, end) of each clip by stream copy, with the audio as 384 kb/s stereo AAC.
+
+    The AAC encoder adds peaks between samples; the encoded file's true peak is measured and, where it passes
+    the ceiling, the audio is turned down by the excess and encoded again.
+    """
+    n_frames = sum(end - first for _, first, end in spans)
+    if abs(len(audio) / sampling_rate - n_frames / fps) > 1 / fps:
+        raise ValueError(f"{path}: the audio lasts {len(audio) / sampling_rate:.3f} s but the video "
+                         f"{n_frames / fps:.3f} s; they must match within one frame")
+    audio = np.asarray(audio, dtype="<f4")
+    with tempfile.TemporaryDirectory() as scratch, atomic_path(path) as temporary:
+        concat_list = Path(scratch) / "clips.txt"
+        concat_list.write_text(_mix_concat_list(spans, fps))
+        args = ["-f", "concat", "-safe", "0", "-i", str(concat_list),
+                "-f", "f32le", "-ar", str(sampling_rate), "-ac", str(audio.shape[1]), "-i", "pipe:0",
+                "-map", "0:v:0", "-map", "1:a:0", "-map_metadata", "-1", "-c:v", "copy",
+                "-frames:v", str(n_frames), "-c:a", "aac", "-b:a", _MIX_AAC_BITRATE,
+                "-video_track_timescale", str(_video_timescale(fps)), "-movflags", "+faststart", *_BITEXACT,
+                "-metadata", f"comment={json.dumps(recipe)}", "-f", "mp4", str(temporary)]
+        _encode_under_ceiling(args, audio, temporary, true_peak_db)
+
+
+def _encode_under_ceiling(args: list[str], audio: np.ndarray, output: Path, true_peak_db: float | None) -> None:
+    """Run ffmpeg with the audio on its stdin; where the encoded file's true peak passes the ceiling (a lossy
+    encoder adds peaks between samples), turn the audio down by the excess and encode it again."""
+    from aibeats.loudness import measure_file
+
+    for _ in range(_PEAK_ROUNDS):
+        _run_with_input(args, [audio.tobytes()], output)
+        if true_peak_db is None:
+            return
+        excess = measure_file(output).true_peak_db - true_peak_db
+        if excess <= 0:
+            return
+        audio = (audio * 10 ** (-(excess + _PEAK_STEP_DB) / 20)).astype("<f4")

@@ -69,10 +69,15 @@ def recipe(stage):
     """
 
     def recipe_of_job(wildcards):
-        return PROJECT.planned_recipe(stage, int(wildcards[STAGES[stage].wildcard])).as_params()
+        wildcard = STAGES[stage].wildcard
+        return PROJECT.planned_recipe(stage, int(wildcards[wildcard]) if wildcard else 1).as_params()
 
     return recipe_of_job
 
 
 def clip_animations(wildcards):
     return [str(path) for path in PROJECT.clip_animations(int(wildcards.i))]
+
+
+def thumbnail_image(wildcards):
+    return str(PROJECT.output("image", config["mix"]["thumbnail_image"]))

@@ -51,7 +51,7 @@ def test_given_values_are_kept_and_the_input_is_not_modified():
 @pytest.mark.parametrize(
     ("config", "expected"),
     [
-        ({"musik": {}}, "unknown config key musik: allowed keys here are attempts, audio_clip, image, music"),
+        ({"musik": {}}, "unknown config key musik: allowed keys here are attempts, audio_clip, image, mix, music"),
         ({"image": {"n_image": 3}}, "unknown config key image.n_image: allowed keys here are device, height"),
         ({"music": {"n_music": "5"}}, "config key music.n_music = '5' is not allowed: it must be a whole number"),
         ({"image": {"n_images": 2.5}}, "config key image.n_images = 2.5 is not allowed: it must be a whole number"),
@@ -87,6 +87,16 @@ def test_given_values_are_kept_and_the_input_is_not_modified():
          "config key image.model_id = './models/my-sdxl' is not allowed: there is no such folder"),
         ({"video": {"model_id": "/nowhere/svd"}},
          "config key video.model_id = '/nowhere/svd' is not allowed: there is no such folder"),
+        ({"mix": {"crossfade_duration": 60}},
+         "config key mix.crossfade_duration = 60 is not allowed: it must be below a clip's length (60 s"),
+        ({"mix": {"thumbnail_image": 26}},
+         "config key mix.thumbnail_image = 26 is not allowed: there are 25 images"),
+        ({"mix": {"chapter_titles": "Track {number}"}},
+         "config key mix.chapter_titles = 'Track {number}' is not allowed: it may only use {track} and {modifier}"),
+        ({"audio_clip": {"loudness_lufs": 3}},
+         "config key audio_clip.loudness_lufs = 3 is not allowed: it must be at most 0"),
+        ({"mix": {"audio_sample_rate": 32000}},
+         "config key mix.audio_sample_rate = 32000 is not allowed: it must be one of 44100, 48000, 96000"),
     ],
 )
 def test_bad_config_names_key_value_and_what_is_allowed(config, expected):
@@ -97,7 +107,8 @@ def test_bad_config_names_key_value_and_what_is_allowed(config, expected):
 
 def test_music_as_long_as_the_initial_track_is_allowed():
     assert validate_config({"music": {"music_duration": 20.94}}, SCHEMA)["music"]["music_duration"] == 20.94
-    assert validate_config({"music": {"initial_music_tokens": 103, "music_duration": 2}}, SCHEMA)
+    assert validate_config({"music": {"initial_music_tokens": 103, "music_duration": 2},
+                            "mix": {"crossfade_duration": 1}}, SCHEMA)
 
 
 def test_hub_ids_and_existing_folders_are_accepted(tmp_path):

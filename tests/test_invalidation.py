@@ -31,21 +31,18 @@ def clips_using(animation: str, project: Project = DEMO) -> set[tuple[str, str]]
             if animation in {name for name, _ in project.clip_recipe(i, 0).animations}}
 
 
-def test_delete_an_animation_rebuilds_it_and_its_clips_not_its_image(demo_copy):
+MIX = {("mix_clips", "mix.mp4")}
+
+
+def test_delete_an_animation_rebuilds_it_its_clips_and_the_mix_not_its_image(demo_copy):
     (demo_copy / DEMO.animation(4)).unlink()
-    assert planned_jobs(demo_copy) == {("animate_image", "anim_4.mp4")} | clips_using("anim_4.mp4")
+    assert planned_jobs(demo_copy) == {("animate_image", "anim_4.mp4")} | clips_using("anim_4.mp4") | MIX
 
 
-def test_delete_a_track_rebuilds_it_its_extension_and_its_clip(demo_copy):
-    (demo_copy / DEMO.track(2)).unlink()
-    assert planned_jobs(demo_copy) == {("generate_track", "track_2.wav"), ("extend_track", "track_2_ext.wav"),
-                                       ("assemble_clip", "clip_2.mp4")}
-
-
-def test_one_more_track_adds_its_track_extension_and_clip_only(demo_copy):
+def test_one_more_track_adds_its_track_extension_and_clip_and_remakes_the_mix_and_chapters(demo_copy):
     args = edited_config(demo_copy, {"music": {"n_music": 3}})
     assert planned_jobs(demo_copy, *args) == {("generate_track", "track_3.wav"), ("extend_track", "track_3_ext.wav"),
-                                              ("assemble_clip", "clip_3.mp4")}
+                                              ("assemble_clip", "clip_3.mp4"), ("write_chapters", "chapters.txt")} | MIX
 
 
 def test_editing_a_comment_in_any_script_reruns_nothing(demo_copy):

@@ -31,7 +31,8 @@ def test_the_history_names_each_output_by_its_declared_item():
 
 @pytest.mark.parametrize(("stage", "file"), [
     ("music", "music/track_3.wav"), ("music_continuation", "music/track_3_ext.wav"),
-    ("image", "images/img_3.png"), ("video", "animations/anim_3.mp4"), ("audio_clip", "clips/clip_3.mp4")])
+    ("image", "images/img_3.png"), ("video", "animations/anim_3.mp4"), ("audio_clip", "clips/clip_3.mp4"),
+    ("mix", "mix/mix.mp4"), ("chapters", "mix/chapters.txt"), ("thumbnail", "mix/thumbnail.png")])
 def test_file_names_stay_as_every_earlier_release_wrote_them(stage, file):
     assert STAGES[stage].file(3) == file
 
@@ -39,7 +40,8 @@ def test_file_names_stay_as_every_earlier_release_wrote_them(stage, file):
 def test_seeds_stay_as_every_earlier_release_derived_them():
     """A change here would re-roll every file of every existing project."""
     project = Project(validate_config({"seed": 42}, SCHEMA))
-    assert [project.recipe(stage, 1, 0).seed for stage in STAGES] == [
+    first_release = ("music", "music_continuation", "image", "video", "audio_clip")
+    assert [project.recipe(stage, 1, 0).seed for stage in first_release] == [
         derive_seed(42, name, 1, 0) for name in ("track", "track_ext", "image", "animation", "clip")]
     # img_3 of the demo as the first release made it, and its first re-roll
     assert (project.recipe("image", 3, 0).seed, project.recipe("image", 3, 1).seed) == (266431153, 2031589535)

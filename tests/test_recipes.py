@@ -37,7 +37,8 @@ class ReadRecorder:
 def inputs_of(stage: str) -> dict:
     return {"music": {}, "music_continuation": {"track": DEMO.track(1)}, "image": {},
             "video": {"image": DEMO.image(1)},
-            "audio_clip": {"track": DEMO.track_ext(1), "animations": DEMO.clip_animations(1)}}[stage]
+            "audio_clip": {"track": DEMO.track_ext(1), "animations": DEMO.clip_animations(1)},
+            "mix": {"clips": DEMO.outputs("audio_clip")}, "chapters": {}, "thumbnail": {"image": DEMO.image(1)}}[stage]
 
 
 @pytest.mark.parametrize("stage", list(STAGES))

@@ -18,14 +18,15 @@ pytestmark = pytest.mark.slow
 SCHEMA = Path(__file__).resolve().parent.parent / "schemas" / "config.schema.yaml"
 DEMO_CONFIG = demo_config()
 DEMO = Project(validate_config(DEMO_CONFIG, SCHEMA))
-RULE_OF_FOLDER = {"music": None, "images": "generate_image", "animations": "animate_image", "clips": "assemble_clip"}
+GENERATED = ("music", "images", "animations", "clips", "mix")
+MIX, CHAPTERS, THUMBNAIL = {"mix.mp4"}, {"chapters.txt"}, {"thumbnail.png"}
 
 
 def hashes(workdir: Path) -> dict[str, str]:
     """sha256 of every generated file, by file name."""
     root = workdir / DEMO.root
     return {path.name: hashlib.sha256(path.read_bytes()).hexdigest()
-            for folder in RULE_OF_FOLDER for path in sorted((root / folder).glob("*.*"))}
+            for folder in GENERATED for path in sorted((root / folder).glob("*.*"))}
 
 
 def jobs_run(result) -> set[str]:
@@ -76,10 +77,18 @@ def changed(before: dict[str, str], after: dict[str, str]) -> set[str]:
 
 
 def assert_attempts_kept(workdir: Path, files: set[str]) -> None:
-    """Every regenerated file is still the variant it was: attempt 0 in the demo."""
+    """Every regenerated file is still the variant it was: attempt 0 in the demo (by its history record, which
+    a chapters text cannot hold inside)."""
     for name in files:
-        folder = {"track": "music", "img": "images", "anim": "animations", "clip": "clips"}[name.split("_")[0]]
-        assert read_recipe(workdir / DEMO.root / folder / name)["attempt"] == 0, name
+        record = json.loads((workdir / DEMO.history_dir / f"{name.split('.')[0]}.json").read_text())
+        assert record["attempt"] == 0, name
+        if not name.endswith(".txt"):
+            assert read_recipe(next((workdir / DEMO.root).glob(f"*/{name}")))["attempt"] == 0, name
+
+
+def with_mix(clips: set[str]) -> set[str]:
+    """The clips an edit remakes, and the mix when there are any."""
+    return clips | (MIX if clips else set())
 
 
 MODIFIERS = DEMO_CONFIG["image"]["prompt_modifiers"]
@@ -87,21 +96,30 @@ MORE_IMAGES_3, MORE_IMAGES_4 = merged({"image": {"n_images": 3}}), merged({"imag
 
 CASES = {
     # the second modifier's images are img_2 and img_4
+    # the second modifier's images are img_2 and img_4; its name is in track 2's chapter title
     "prompt modifier": ({"image": {"prompt_modifiers": [MODIFIERS[0], "ink drawing"]}},
-                        {"img_2.png", "img_4.png", "anim_2.mp4", "anim_4.mp4"} | clips_using({"anim_2.mp4",
-                                                                                             "anim_4.mp4"})),
+                        {"img_2.png", "img_4.png", "anim_2.mp4", "anim_4.mp4"} | CHAPTERS
+                        | with_mix(clips_using({"anim_2.mp4", "anim_4.mp4"}))),
     "n_images 2 to 3": ({"image": {"n_images": 3}},
-                        {"img_5.png", "img_6.png", "anim_5.mp4", "anim_6.mp4"} | clips_changed_by(MORE_IMAGES_3)),
+                        {"img_5.png", "img_6.png", "anim_5.mp4", "anim_6.mp4"}
+                        | with_mix(clips_changed_by(MORE_IMAGES_3))),
     "n_images 2 to 4": ({"image": {"n_images": 4}},
                         {f"img_{j}.png" for j in range(5, 9)} | {f"anim_{j}.mp4" for j in range(5, 9)}
-                        | clips_changed_by(MORE_IMAGES_4)),
-    "n_music_loops 1 to 2": ({"audio_clip": {"n_music_loops": 2}}, names("audio_clip")),
-    "motion_bucket_id": ({"video": {"motion_bucket_id": 50}}, names("video") | names("audio_clip")),
+                        | with_mix(clips_changed_by(MORE_IMAGES_4))),
+    "n_music_loops 1 to 2": ({"audio_clip": {"n_music_loops": 2}}, with_mix(names("audio_clip")) | CHAPTERS),
+    "motion_bucket_id": ({"video": {"motion_bucket_id": 50}}, names("video") | with_mix(names("audio_clip"))),
     "music prompt": ({"music": {"prompt": "jazzy lo-fi with a warm bass"}},
-                     names("music") | names("music_continuation") | names("audio_clip")),
-    "music_duration longer": ({"music": {"music_duration": 6}}, names("music_continuation") | names("audio_clip")),
-    "music_duration shorter": ({"music": {"music_duration": 3}}, names("music_continuation") | names("audio_clip")),
-    "fade_out_duration": ({"audio_clip": {"fade_out_duration": 1.0}}, names("audio_clip")),
+                     names("music") | names("music_continuation") | with_mix(names("audio_clip"))),
+    "music_duration longer": ({"music": {"music_duration": 6}},
+                              names("music_continuation") | with_mix(names("audio_clip")) | CHAPTERS),
+    "music_duration shorter": ({"music": {"music_duration": 3}},
+                               names("music_continuation") | with_mix(names("audio_clip")) | CHAPTERS),
+    "fade_out_duration": ({"audio_clip": {"fade_out_duration": 1.0}}, with_mix(names("audio_clip"))),
+    "clip loudness": ({"audio_clip": {"loudness_lufs": -18}}, with_mix(names("audio_clip"))),
+    "mix crossfade": ({"mix": {"crossfade_duration": 2}}, MIX | CHAPTERS),
+    "mix loudness": ({"mix": {"loudness_lufs": -18}}, MIX),
+    "chapter titles": ({"mix": {"chapter_titles": "{track}. {modifier}"}}, CHAPTERS),
+    "thumbnail image": ({"mix": {"thumbnail_image": 2}}, THUMBNAIL),
 }
 
 
@@ -116,18 +134,33 @@ def test_an_edit_remakes_exactly_what_it_affects_once_and_keeps_the_variants(dem
 
 def test_forcing_a_rule_remakes_the_same_variants_byte_for_byte(demo_copy):
     ran, before, after = run_twice(demo_copy, forced=("-R", "animate_image"))
-    assert ran == names("video") | names("audio_clip")
+    assert ran == names("video") | with_mix(names("audio_clip"))
     assert changed(before, after) == set()
 
 
 def test_a_deleted_image_is_rerolled_and_what_it_feeds_keeps_its_variant(demo_copy):
     (demo_copy / DEMO.image(3)).unlink()
     ran, before, after = run_twice(demo_copy)
-    rebuilt = {"img_3.png", "anim_3.mp4"} | clips_using({"anim_3.mp4"})
+    rebuilt = {"img_3.png", "anim_3.mp4"} | with_mix(clips_using({"anim_3.mp4"}))
     assert ran == rebuilt
     assert changed(before, after) == rebuilt
     assert read_recipe(demo_copy / DEMO.image(3))["attempt"] == 1
     assert_attempts_kept(demo_copy, rebuilt - {"img_3.png"})
+
+
+@pytest.mark.parametrize(("deleted", "remade"), [
+    # the mix alone
+    ("mix/mix.mp4", MIX),
+    # a track re-rolled: its extension, its clip and the mix follow; the chapters only read the config
+    ("music/track_2.wav", {"track_2.wav", "track_2_ext.wav", "clip_2.mp4"} | MIX),
+    # the thumbnail's image re-rolled: its animation, the clips that show it, the mix and the thumbnail follow
+    ("images/img_1.png", {"img_1.png", "anim_1.mp4"} | with_mix(clips_using({"anim_1.mp4"})) | THUMBNAIL),
+])
+def test_a_deleted_file_remakes_itself_and_what_reads_it(demo_copy, deleted, remade):
+    (demo_copy / DEMO.root / deleted).unlink()
+    ran, before, after = run_twice(demo_copy)
+    assert ran == remade
+    assert changed(before, after) == remade
 
 
 def test_a_lost_history_is_rebuilt_from_the_files_so_a_deletion_still_rerolls(demo_copy):

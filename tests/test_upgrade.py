@@ -20,7 +20,7 @@ from workflow import REPO, WORKFLOW_FILES, copy_workflow, planned_jobs, run_ok
 pytestmark = pytest.mark.slow
 # The last release before attempts were settled once per run (issue 8) and stages were declared in one place.
 PREVIOUS_RELEASE = "f35a8f01c67ae0f257c2af31eeb95efcb1cbcd67"
-GENERATED = ("music", "images", "animations", "clips")
+GENERATED = ("music", "images", "animations", "clips", "mix")
 
 
 def checkout(commit: str, destination: Path) -> Path:
@@ -57,14 +57,29 @@ def upgrade(workdir: Path) -> None:
     copy_workflow(workdir)
 
 
-def test_a_project_made_by_the_previous_release_plans_zero_jobs_and_rerolls_as_before(previous_demo, tmp_path):
-    workdir = tmp_path / "repo"
-    subprocess.run(["cp", "-a", str(previous_demo), str(workdir)], check=True)
-    made_before = hashes(workdir)
-    upgrade(workdir)
-    assert planned_jobs(workdir) == set()
+# What this release adds to a finished project: the mix and its chapters and thumbnail.
+NEW_FILES = {("mix_clips", "mix.mp4"), ("write_chapters", "chapters.txt"), ("make_thumbnail", "thumbnail.png")}
+# Clips are now set to a loudness (audio_clip.loudness_lufs): at the default, they are remade once.
+LOUDER_CLIPS = {("assemble_clip", "clip_1.mp4"), ("assemble_clip", "clip_2.mp4")}
+
+
+def upgraded_copy(previous_demo: Path, destination: Path) -> Path:
+    subprocess.run(["cp", "-a", str(previous_demo), str(destination)], check=True)
+    upgrade(destination)
+    return destination
+
+
+def test_a_project_made_by_the_previous_release_keeps_every_file_and_rerolls_as_before(previous_demo, tmp_path):
+    made_before = hashes(previous_demo)
+    workdir = upgraded_copy(previous_demo, tmp_path / "repo")
+    assert planned_jobs(workdir) == NEW_FILES | LOUDER_CLIPS
     run_ok(workdir)
-    assert hashes(workdir) == made_before
+    after = hashes(workdir)
+    assert {name: digest for name, digest in after.items() if not name.startswith(("clips/", "mix/"))} == {
+        name: digest for name, digest in made_before.items() if not name.startswith("clips/")}
+    # the clips are the same variants, only louder
+    assert [read_recipe(workdir / "results" / "demo" / "clips" / f"clip_{i}.mp4")["attempt"] for i in (1, 2)] == [
+        0, 0]
 
     # a deletion after the upgrade still re-rolls, from the history the previous release wrote
     (workdir / "results" / "demo" / "images" / "img_3.png").unlink()
@@ -73,5 +88,14 @@ def test_a_project_made_by_the_previous_release_plans_zero_jobs_and_rerolls_as_b
     assert planned_jobs(workdir) == set()
 
 
-def test_this_release_makes_the_same_files_as_the_previous_one(previous_demo, demo_run):
-    assert hashes(demo_run) == hashes(previous_demo)
+def test_clips_at_their_own_level_are_not_remade_by_the_upgrade(previous_demo, tmp_path):
+    workdir = upgraded_copy(previous_demo, tmp_path / "repo")
+    (workdir / "own-level.yaml").write_text("audio_clip:\n  loudness_lufs: null\n")
+    assert planned_jobs(workdir, "--configfile", "profiles/demo/demo-config.yaml", "own-level.yaml") == NEW_FILES
+
+
+def test_this_release_makes_the_same_tracks_images_and_animations_as_the_previous_one(previous_demo, demo_run):
+    def made_by_models(workdir: Path) -> dict[str, str]:
+        return {name: digest for name, digest in hashes(workdir).items() if name.split("/")[0] in GENERATED[:3]}
+
+    assert made_by_models(demo_run) == made_by_models(previous_demo)
