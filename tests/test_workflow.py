@@ -84,14 +84,14 @@ def test_clips_last_music_duration_times_loops(demo_run):
         assert (info.video_codec, info.audio_codec) == ("h264", "aac")
 
 
-def test_deleting_an_image_plans_exactly_it_its_animation_and_the_clips_that_use_it(demo_copy):
+def test_deleting_an_image_plans_exactly_it_its_animation_the_clips_that_use_it_and_the_mix(demo_copy):
     project = demo_project()
     (demo_copy / project.image(3)).unlink()
     users = {f"clip_{i}.mp4" for i in project.track_indices
              if "anim_3.mp4" in {name for name, _ in project.clip_recipe(i, 0).animations}}
     assert users
     expected = {("generate_image", "img_3.png"), ("animate_image", "anim_3.mp4")}
-    expected |= {("assemble_clip", clip) for clip in users}
+    expected |= {("assemble_clip", clip) for clip in users} | {("mix_clips", "mix.mp4")}
     assert planned_jobs(demo_copy) == expected
 
 
