@@ -198,6 +198,8 @@ class MixRecipe(Recipe):
     loudness_lufs: float
     true_peak_db: float
     audio_sample_rate: int
+    # None: the animations' own size, stream-copied
+    height: int | None = None
 
     @classmethod
     def build(cls, project: "Project", index: int, seed: int, attempt: int) -> "MixRecipe":

@@ -144,7 +144,7 @@ def make_mix(model: None, recipe: MixRecipe, inputs: dict, output: Path, history
     audio = loudness.normalize_loudness(audio, rate, recipe.loudness_lufs, recipe.true_peak_db, what=str(output))
     spans = [(clip, first, end) for clip, (_, first, end, _) in zip(clips, recipe.clips, strict=True)]
     video_io.assemble_mix(spans, audio, rate, fps, output, make_recipe("mix", **recipe.as_params()),
-                          true_peak_db=recipe.true_peak_db)
+                          true_peak_db=recipe.true_peak_db, height=recipe.height)
     _finish(history_dir, output, recipe)
 
 

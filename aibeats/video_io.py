@@ -292,9 +292,11 @@ def _mix_concat_list(spans: list[tuple[Path, int, int]], fps: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def assemble_mix(spans: list[tuple[Path, int, int]], audio: np.ndarray, sampling_rate: int, fps: int, path: Path,
-                 recipe: dict, true_peak_db: float) -> None:
-    """The mix: frames [first, end) of each clip by stream copy, with the audio as 384 kb/s stereo AAC.
+# The mix's parts, its format, and where it goes: grouping them would only name the same things twice.
+def assemble_mix(spans: list[tuple[Path, int, int]], audio: np.ndarray, sampling_rate: int,  # noqa: PLR0913
+                 fps: int, path: Path, recipe: dict, *, true_peak_db: float, height: int | None) -> None:
+    """The mix: frames [first, end) of each clip, with the audio as 384 kb/s stereo AAC. The video is a stream
+    copy, or, with a height, upscaled with Lanczos and encoded once as H.264 High.
 
     The AAC encoder adds peaks between samples; the encoded file's true peak is measured and, where it passes
     the ceiling, the audio is turned down by the excess and encoded again.
@@ -309,11 +311,19 @@ def assemble_mix(spans: list[tuple[Path, int, int]], audio: np.ndarray, sampling
         concat_list.write_text(_mix_concat_list(spans, fps))
         args = ["-f", "concat", "-safe", "0", "-i", str(concat_list),
                 "-f", "f32le", "-ar", str(sampling_rate), "-ac", str(audio.shape[1]), "-i", "pipe:0",
-                "-map", "0:v:0", "-map", "1:a:0", "-map_metadata", "-1", "-c:v", "copy",
+                "-map", "0:v:0", "-map", "1:a:0", "-map_metadata", "-1", *_mix_video(height),
                 "-frames:v", str(n_frames), "-c:a", "aac", "-b:a", _MIX_AAC_BITRATE,
                 "-video_track_timescale", str(_video_timescale(fps)), "-movflags", "+faststart", *_BITEXACT,
                 "-metadata", f"comment={json.dumps(recipe)}", "-f", "mp4", str(temporary)]
         _encode_under_ceiling(args, audio, temporary, true_peak_db)
+
+
+def _mix_video(height: int | None) -> list[str]:
+    if height is None:
+        return ["-c:v", "copy"]
+    # -2: the width that keeps the aspect ratio, rounded to even as yuv420p needs
+    return ["-vf", f"scale=-2:{height}:flags=lanczos", "-c:v", "libx264", "-profile:v", "high", "-preset", "medium",
+            "-crf", str(_X264_CRF), "-pix_fmt", "yuv420p", "-threads", str(_X264_THREADS)]
 
 
 def _encode_under_ceiling(args: list[str], audio: np.ndarray, output: Path, true_peak_db: float | None) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 import imageio_ffmpeg
 import pyloudnorm
 import pytest
+import yaml
 from PIL import Image
 
 from aibeats.config import validate_config
@@ -14,7 +15,7 @@ from aibeats.loudness import measure_file
 from aibeats.plan import Project
 from aibeats.video_io import decode_audio, probe
 
-from workflow import demo_config, run_module
+from workflow import demo_config, planned_jobs, run_module, run_ok
 
 pytestmark = pytest.mark.slow
 SCHEMA = Path(__file__).resolve().parent.parent / "schemas" / "config.schema.yaml"
@@ -72,3 +73,17 @@ def test_inspect_shows_the_mix_recipe(demo_run):
     assert result.returncode == 0, result.stderr
     assert '["clip_1.mp4", 0, ' in result.stdout and '["clip_2.mp4", 0, 30, 4.0]' in result.stdout
     assert f"loudness_lufs: {CONFIG['mix']['loudness_lufs']}" in result.stdout
+
+
+def test_a_mix_height_upscales_and_reencodes_only_the_mix(demo_copy):
+    (demo_copy / "tall.yaml").write_text(yaml.safe_dump({"mix": {"height": 128}}))
+    args = ("--configfile", "profiles/demo/demo-config.yaml", "tall.yaml")
+    assert planned_jobs(demo_copy, *args) == {("mix_clips", "mix.mp4")}
+    run_ok(demo_copy, *args)
+    mix, clip = probe(demo_copy / DEMO.output("mix", 1)), probe(demo_copy / DEMO.output("audio_clip", 1))
+    assert (mix.width, mix.height) == (2 * clip.width, 128)
+    assert abs(mix.video_seconds - probe(demo_copy / DEMO.output("mix", 1)).audio_seconds) <= 1 / mix.fps
+    stderr = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", str(demo_copy / DEMO.output(
+        "mix", 1))], capture_output=True, text=True).stderr
+    assert "h264 (High)" in stderr and "yuv420p" in stderr
+    assert planned_jobs(demo_copy, *args) == set()
