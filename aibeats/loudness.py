@@ -97,6 +97,9 @@ def normalize_loudness(samples: np.ndarray, sampling_rate: int, target_lufs: flo
     if measured.integrated_lufs == float("-inf"):
         return samples  # silence has no loudness to set
     gain_db = target_lufs - measured.integrated_lufs
+    if measured.true_peak_db + gain_db <= true_peak_db - _LIMITER_MARGIN_DB:
+        # The gain alone keeps every peak under the ceiling: loudness moves by exactly the gain, no limiter.
+        return (samples * np.float32(10 ** (gain_db / 20))).astype(np.float32)
     for _ in range(_ROUNDS):
         result = _gain_and_limit(samples, sampling_rate, gain_db, true_peak_db - _LIMITER_MARGIN_DB)
         error = target_lufs - measure(result, sampling_rate).integrated_lufs
