@@ -1,12 +1,12 @@
 """Upgrading keeps a user's project: a demo made by an earlier release plans zero jobs with this code, and a
 fresh run of this code makes the very same files.
 
-The earlier release is taken from this repository's own history (`git archive`), so the project under test is
-made by that release's workflow, scripts and package, exactly as a user's would have been.
+The earlier release's workflow files (Snakefile, rules, scripts, package, profiles) are kept as a fixture, the
+`git archive` of its commit, so that the project under test is made by that release's own code, exactly as a
+user's would have been, even in a clone without history.
 """
 
 import hashlib
-import io
 import subprocess
 import tarfile
 from pathlib import Path
@@ -15,19 +15,18 @@ import pytest
 
 from aibeats.provenance import read_recipe
 
-from workflow import REPO, WORKFLOW_FILES, copy_workflow, planned_jobs, run_ok
+from workflow import WORKFLOW_FILES, copy_workflow, planned_jobs, run_ok
 
 pytestmark = pytest.mark.slow
-# The last release before attempts were settled once per run (issue 8) and stages were declared in one place.
-PREVIOUS_RELEASE = "f35a8f01c67ae0f257c2af31eeb95efcb1cbcd67"
+# The last release before attempts were settled once per run (issue 8) and stages were declared in one place:
+# `git archive --format=tar.gz f35a8f0 Snakefile config.yaml rules scripts schemas envs profiles aibeats`.
+PREVIOUS_RELEASE = Path(__file__).parent / "fixtures" / "release-f35a8f0.tar.gz"
 GENERATED = ("music", "images", "animations", "clips", "mix")
 
 
-def checkout(commit: str, destination: Path) -> Path:
-    archive = subprocess.run(["git", "-C", str(REPO), "archive", "--format=tar", commit, *WORKFLOW_FILES],
-                             capture_output=True, check=True).stdout
+def checkout(release: Path, destination: Path) -> Path:
     destination.mkdir(parents=True)
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+    with tarfile.open(release) as tar:
         tar.extractall(destination, filter="data")
     return destination
 
