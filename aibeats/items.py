@@ -60,6 +60,13 @@ def clip_keyframes(animations: list[list], fps: int) -> list[int]:
     return keyframes
 
 
+def mix_starts(clip_frames: list[int], crossfade_frames: int) -> list[int]:
+    """The frame of the mix where each clip's audio starts, and, last, the frame where the mix ends: each clip
+    starts crossfade_frames before the one before it ends."""
+    return list(itertools.accumulate([0, *(frames - crossfade_frames for frames in clip_frames[:-1]),
+                                      clip_frames[-1]]))
+
+
 def plan_mix(clip_frames: list[int], clip_keyframes: list[list[int]], crossfade_frames: int) -> list[list[int]]:
     """Which frames of each clip the mix shows, [first, end), so that the video cuts from one track to the next
     near the middle of their crossfade.

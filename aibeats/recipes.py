@@ -10,7 +10,6 @@ recipe, so it must never change for existing projects. Every recipe keeps its fi
 animation's, which earlier releases took from the config's own key order; `VideoRecipe` keeps doing so.
 """
 
-import itertools
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -19,6 +18,7 @@ from aibeats.items import (
     clip_keyframes,
     image_prompt,
     images_of_modifier,
+    mix_starts,
     modifier_of_image,
     modifier_of_track,
     plan_clip_animations,
@@ -208,7 +208,7 @@ class MixRecipe(Recipe):
         clips = [project.planned_recipe("audio_clip", i) for i in project.indices("audio_clip")]
         spans = plan_mix([clip.frames for clip in clips], [clip_keyframes(clip.animations, fps) for clip in clips],
                          crossfade_frames)
-        starts = itertools.accumulate([0, *(clip.frames - crossfade_frames for clip in clips[:-1])])
+        starts = mix_starts([clip.frames for clip in clips], crossfade_frames)[:-1]
         rows = [[project.output("audio_clip", i).name, first, end, start / fps]
                 for i, (first, end), start in zip(project.indices("audio_clip"), spans, starts, strict=True)]
         return cls(**cls.from_section(project.config["mix"], seed, attempt, clips=rows, video_fps=fps,
@@ -229,13 +229,12 @@ class ChaptersRecipe(Recipe):
         fps = project.config["video"]["video_fps"]
         modifiers = project.config["image"]["prompt_modifiers"]
         clip_frames = [project.planned_recipe("audio_clip", i).frames for i in project.indices("audio_clip")]
-        starts = itertools.accumulate([0, *(frames - project.crossfade_frames for frames in clip_frames[:-1])])
+        *starts, end = mix_starts(clip_frames, project.crossfade_frames)
         titles = [project.config["mix"]["chapter_titles"].format(
             track=i, modifier=modifiers[modifier_of_track(i, len(modifiers))])[:MAX_CHAPTER_TITLE]
             for i in project.indices("audio_clip")]
-        mix_frames = sum(clip_frames) - project.crossfade_frames * (len(clip_frames) - 1)
         return cls(chapters=[[start / fps, title] for start, title in zip(starts, titles, strict=True)],
-                   mix_duration=mix_frames / fps, seed=seed, attempt=attempt)
+                   mix_duration=end / fps, seed=seed, attempt=attempt)
 
 
 @dataclass(frozen=True)

@@ -119,7 +119,7 @@ def make_clip(model: None, recipe: ClipRecipe, inputs: dict, output: Path, histo
     n_frames = sum(frames for _, frames in recipe.animations)
     video_io.assemble_clip(ordered, n_frames, soundtrack, sampling_rate, recipe.video_fps, output,
                            make_recipe("audio_clip", source=str(track), **recipe.as_params()),
-                           true_peak_db=recipe.true_peak_db if recipe.loudness_lufs is not None else None)
+                           true_peak_db=recipe.true_peak_db)
     _finish(history_dir, output, recipe)
 
 

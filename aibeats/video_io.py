@@ -274,7 +274,8 @@ def assemble_clip(animation_paths: list[Path], n_frames: int, audio: np.ndarray,
 def decode_audio(path: Path, sampling_rate: int, channels: int) -> np.ndarray:
     """A media file's audio as float32 samples, (n, channels), resampled with SoX's resampler (the one built
     into ffmpeg: band-limited, not sample dropping or repeating)."""
-    _inspect(path)  # a missing or damaged file is named as such
+    if not Path(path).is_file():
+        raise MediaError(f"{path}: no such file; expected an MP4 video")
     command = [_ffmpeg(), "-hide_banner", "-nostdin", "-loglevel", "error", "-i", str(path), "-map", "0:a:0",
                "-af", f"aresample={sampling_rate}:resampler=soxr:precision=28", "-ac", str(channels),
                "-f", "f32le", "pipe:1"]

@@ -8,7 +8,7 @@ import pyloudnorm
 import pytest
 from PIL import Image
 
-from aibeats.items import clip_keyframes, format_chapter_time, plan_mix, youtube_chapter_rule_broken
+from aibeats.items import clip_keyframes, format_chapter_time, mix_starts, plan_mix, youtube_chapter_rule_broken
 from aibeats.loudness import measure, normalize_loudness
 from aibeats.provenance import read_recipe, save_png
 from aibeats.recipes import ThumbnailRecipe
@@ -27,6 +27,8 @@ def test_the_video_cuts_on_a_keyframe_and_lasts_as_long_as_the_audio(crossfade):
     frames, keyframes = [30, 30, 36], [[0, 12, 24], [0, 12, 24], [0, 12, 24]]
     spans = plan_mix(frames, keyframes, crossfade)
     assert sum(end - first for first, end in spans) == sum(frames) - 2 * crossfade
+    # each clip's audio starts where the one before it starts to fade out; the last number is the mix's end
+    assert mix_starts(frames, crossfade) == [0, 30 - crossfade, 60 - 2 * crossfade, sum(frames) - 2 * crossfade]
     assert spans[0][0] == 0 and spans[-1][1] == frames[-1]
     for (first, _), keys in zip(spans, keyframes, strict=True):
         assert first in keys and first <= crossfade
