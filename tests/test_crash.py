@@ -2,7 +2,6 @@
 then the README's rerun command, gives the same files as a run that was never interrupted; the model workers
 exit within 10 s of the kill."""
 
-import hashlib
 import os
 import signal
 import subprocess
@@ -15,7 +14,7 @@ import yaml
 
 from aibeats.provenance import read_recipe
 
-from workflow import copy_run, planned_jobs, run_ok
+from workflow import copy_run, file_hashes, planned_jobs, run_ok
 
 pytestmark = pytest.mark.slow
 PROJECT = Path("results") / "demo"
@@ -32,9 +31,7 @@ def prepare(workdir: Path) -> Path:
 
 
 def hashes(workdir: Path) -> dict[str, str]:
-    return {f"{folder}/{path.name}": hashlib.sha256(path.read_bytes()).hexdigest()
-            for folder in ("music", "images", "animations", "clips")
-            for path in sorted((workdir / PROJECT / folder).glob("*.*"))}
+    return file_hashes(workdir, ("music", "images", "animations", "clips"))
 
 
 @pytest.fixture(scope="module")

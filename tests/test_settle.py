@@ -1,7 +1,6 @@
 """Config edits settle: the first run remakes exactly what an edit affects, once, with the same variants; the
 second run does nothing. Checked on real runs of the demo, by the jobs each run ran and the files' hashes."""
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -12,21 +11,18 @@ from aibeats.config import validate_config
 from aibeats.plan import Project
 from aibeats.provenance import read_recipe
 
-from workflow import demo_config, parse_dry_run, run_ok
+from workflow import demo_config, file_hashes, parse_dry_run, run_ok
 
 pytestmark = pytest.mark.slow
 SCHEMA = Path(__file__).resolve().parent.parent / "schemas" / "config.schema.yaml"
 DEMO_CONFIG = demo_config()
 DEMO = Project(validate_config(DEMO_CONFIG, SCHEMA))
-GENERATED = ("music", "images", "animations", "clips", "mix")
 MIX, CHAPTERS, THUMBNAIL = {"mix.mp4"}, {"chapters.txt"}, {"thumbnail.png"}
 
 
 def hashes(workdir: Path) -> dict[str, str]:
     """sha256 of every generated file, by file name."""
-    root = workdir / DEMO.root
-    return {path.name: hashlib.sha256(path.read_bytes()).hexdigest()
-            for folder in GENERATED for path in sorted((root / folder).glob("*.*"))}
+    return {Path(place).name: digest for place, digest in file_hashes(workdir).items()}
 
 
 def jobs_run(result) -> set[str]:

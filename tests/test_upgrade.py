@@ -6,7 +6,6 @@ The earlier release's workflow files (Snakefile, rules, scripts, package, profil
 user's would have been, even in a clone without history.
 """
 
-import hashlib
 import subprocess
 import tarfile
 from pathlib import Path
@@ -15,13 +14,12 @@ import pytest
 
 from aibeats.provenance import read_recipe
 
-from workflow import WORKFLOW_FILES, copy_workflow, planned_jobs, run_ok
+from workflow import GENERATED, WORKFLOW_FILES, copy_workflow, file_hashes, planned_jobs, run_ok
 
 pytestmark = pytest.mark.slow
 # The last release before attempts were settled once per run (issue 8) and stages were declared in one place:
 # `git archive --format=tar.gz f35a8f0 Snakefile config.yaml rules scripts schemas envs profiles aibeats`.
 PREVIOUS_RELEASE = Path(__file__).parent / "fixtures" / "release-f35a8f0.tar.gz"
-GENERATED = ("music", "images", "animations", "clips", "mix")
 
 
 def checkout(release: Path, destination: Path) -> Path:
@@ -29,12 +27,6 @@ def checkout(release: Path, destination: Path) -> Path:
     with tarfile.open(release) as tar:
         tar.extractall(destination, filter="data")
     return destination
-
-
-def hashes(workdir: Path) -> dict[str, str]:
-    root = workdir / "results" / "demo"
-    return {f"{folder}/{path.name}": hashlib.sha256(path.read_bytes()).hexdigest()
-            for folder in GENERATED for path in sorted((root / folder).glob("*.*"))}
 
 
 @pytest.fixture(scope="module")
@@ -69,11 +61,11 @@ def upgraded_copy(previous_demo: Path, destination: Path) -> Path:
 
 
 def test_a_project_made_by_the_previous_release_keeps_every_file_and_rerolls_as_before(previous_demo, tmp_path):
-    made_before = hashes(previous_demo)
+    made_before = file_hashes(previous_demo)
     workdir = upgraded_copy(previous_demo, tmp_path / "repo")
     assert planned_jobs(workdir) == NEW_FILES | LOUDER_CLIPS
     run_ok(workdir)
-    after = hashes(workdir)
+    after = file_hashes(workdir)
     assert {name: digest for name, digest in after.items() if not name.startswith(("clips/", "mix/"))} == {
         name: digest for name, digest in made_before.items() if not name.startswith("clips/")}
     # the clips are the same variants, only louder
@@ -95,6 +87,6 @@ def test_clips_at_their_own_level_are_not_remade_by_the_upgrade(previous_demo, t
 
 def test_this_release_makes_the_same_tracks_images_and_animations_as_the_previous_one(previous_demo, demo_run):
     def made_by_models(workdir: Path) -> dict[str, str]:
-        return {name: digest for name, digest in hashes(workdir).items() if name.split("/")[0] in GENERATED[:3]}
+        return file_hashes(workdir, GENERATED[:3])
 
     assert made_by_models(demo_run) == made_by_models(previous_demo)

@@ -1,5 +1,6 @@
 """Running the real workflow from tests: copies of the repository, snakemake runs and dry-run plans."""
 
+import hashlib
 import os
 import re
 import shutil
@@ -14,6 +15,8 @@ from aibeats.checkout import REPO, WORKFLOW_FILES, copy_workflow
 
 __all__ = ["REPO", "WORKFLOW_FILES", "copy_workflow"]
 DEMO_CONFIG = REPO / "profiles" / "demo" / "demo-config.yaml"
+# The demo project's folders of generated files.
+GENERATED = ("music", "images", "animations", "clips", "mix")
 # Jobs bundled into a group are listed indented under it.
 _JOB_HEADER = re.compile(r"^\s*(?:local)?rule (\w+):$")
 _FIELD = re.compile(r"^\s+(\w+): (.*)$")
@@ -83,3 +86,10 @@ def planned_jobs(workdir: Path, *args: str) -> set[tuple[str, str]]:
 
 def demo_config() -> dict:
     return yaml.safe_load(DEMO_CONFIG.read_text())
+
+
+def file_hashes(workdir: Path, folders: tuple[str, ...] = GENERATED) -> dict[str, str]:
+    """sha256 of every generated file of the demo project in workdir, by its place in it (images/img_3.png)."""
+    root = workdir / "results" / "demo"
+    return {f"{folder}/{path.name}": hashlib.sha256(path.read_bytes()).hexdigest()
+            for folder in folders for path in sorted((root / folder).glob("*.*"))}
