@@ -97,31 +97,41 @@ def _assemble_ours(animations: list[Path], plan: list[tuple[int, int]], track: P
                            {"benchmark": "clips"})
 
 
-def _assemble_moviepy(python: Path, animations: list[Path], plan: list[tuple[int, int]], track: Path,
-                      output: Path, scratch: Path) -> float:
-    spec = scratch / "moviepy-spec.json"
-    spec.write_text(json.dumps({"animations": [str(animations[index]) for index, _ in plan],
-                                "last_frames": plan[-1][1], "track": str(track), "fps": FPS, "output": str(output),
-                                "fade_out_seconds": FADE_OUT_SECONDS}))
+def run_moviepy(python: Path, script: str, spec: dict, scratch: Path) -> float:
+    """Run one of bench/moviepy_*.py in the moviepy venv on a spec; the seconds it reports (imports left out)."""
+    spec_path = scratch / f"{Path(script).stem}-spec.json"
+    spec_path.write_text(json.dumps(spec))
     # Its own working folder: moviepy writes its temporary audio file beside the current directory.
-    result = subprocess.run([str(python), str(REPO / "bench" / "moviepy_clip.py"), str(spec)], cwd=scratch,
+    result = subprocess.run([str(python), str(REPO / "bench" / script), str(spec_path)], cwd=scratch,
                             capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise RuntimeError(f"moviepy failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
     return json.loads(result.stdout.strip().splitlines()[-1])["seconds"]
 
 
+def _assemble_moviepy(python: Path, animations: list[Path], plan: list[tuple[int, int]], track: Path,
+                      output: Path, scratch: Path) -> float:
+    return run_moviepy(python, "moviepy_clip.py", {
+        "animations": [str(animations[index]) for index, _ in plan], "last_frames": plan[-1][1],
+        "track": str(track), "fps": FPS, "output": str(output), "fade_out_seconds": FADE_OUT_SECONDS}, scratch)
+
+
+def write_animations(scratch: Path) -> list[Path]:
+    """The N_ANIMATIONS synthetic animations, encoded as the animation stage encodes them."""
+    animations = []
+    for index in range(N_ANIMATIONS):
+        path = scratch / f"anim_{index + 1}.mp4"
+        video_io.write_animation(_synthetic_frames(index), path, FPS, {"benchmark": "clips"})
+        animations.append(path)
+    return animations
+
+
 def run() -> list[Measurement]:
     python = moviepy_python()
     with tempfile.TemporaryDirectory(prefix="aibeats-bench-clips-") as scratch_name:
         scratch = Path(scratch_name)
-        animations = []
-        for index in range(N_ANIMATIONS):
-            path = scratch / f"anim_{index + 1}.mp4"
-            frames = _synthetic_frames(index)
-            video_io.write_animation(frames, path, FPS, {"benchmark": "clips"})
-            animations.append(path)
-        frames_per_animation = len(frames)
+        animations = write_animations(scratch)
+        frames_per_animation = video_io.probe(animations[0]).n_frames
         plan = _clip_plan(frames_per_animation)
         track = scratch / "track_1_ext.wav"
         audio.write_wav(track, _synthetic_track(), SAMPLING_RATE)

@@ -7,27 +7,25 @@ table reports the min and the median of the paired ratios. Ours is also timed wi
 upscale and one H.264 encode).
 """
 
-import json
 import statistics
-import subprocess
 import tempfile
 from pathlib import Path
 
 from aibeats import video_io
-from aibeats.items import clip_keyframes, plan_mix
+from aibeats.items import clip_keyframes, mix_starts, plan_mix
 from aibeats.recipes import MixRecipe
 from aibeats.stages import make_mix
 from bench.clips import (
     FPS,
-    N_ANIMATIONS,
     SAMPLING_RATE,
     _assemble_ours,
     _clip_plan,
-    _synthetic_frames,
     _synthetic_track,
     moviepy_python,
+    run_moviepy,
+    write_animations,
 )
-from bench.harness import REPO, Measurement, Stopwatch
+from bench.harness import Measurement, Stopwatch
 
 N_CLIPS = 5
 CROSSFADE_SECONDS = 4
@@ -38,11 +36,7 @@ def _clips(scratch: Path) -> tuple[list[Path], list[list]]:
     """Five clips of 60 s, and each one's animations in order (for its keyframes)."""
     from aibeats import audio
 
-    animations = []
-    for index in range(N_ANIMATIONS):
-        path = scratch / f"anim_{index + 1}.mp4"
-        video_io.write_animation(_synthetic_frames(index), path, FPS, {"benchmark": "mix"})
-        animations.append(path)
+    animations = write_animations(scratch)
     plan = _clip_plan(video_io.probe(animations[0]).n_frames)
     track = scratch / "track_ext.wav"
     audio.write_wav(track, _synthetic_track(), SAMPLING_RATE)
@@ -58,7 +52,7 @@ def _recipe(clips: list[Path], animations: list[list], height: int | None) -> Mi
     frames = [video_io.probe(clip).n_frames for clip in clips]
     crossfade = CROSSFADE_SECONDS * FPS
     spans = plan_mix(frames, [clip_keyframes(animations, FPS)] * len(clips), crossfade)
-    starts = [sum(frames[:k]) - k * crossfade for k in range(len(clips))]
+    starts = mix_starts(frames, crossfade)[:-1]
     rows = [[clip.name, first, end, start / FPS] for clip, (first, end), start in zip(clips, spans, starts,
                                                                                        strict=True)]
     return MixRecipe(clips=rows, crossfade_duration=CROSSFADE_SECONDS, video_fps=FPS, loudness_lufs=-14,
@@ -72,14 +66,8 @@ def _ours(clips: list[Path], animations: list[list], output: Path, height: int |
 
 
 def _moviepy(python: Path, clips: list[Path], output: Path, scratch: Path) -> float:
-    spec = scratch / "moviepy-mix.json"
-    spec.write_text(json.dumps({"clips": [str(clip) for clip in clips], "crossfade": CROSSFADE_SECONDS, "fps": FPS,
-                                "output": str(output)}))
-    result = subprocess.run([str(python), str(REPO / "bench" / "moviepy_mix.py"), str(spec)], cwd=scratch,
-                            capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise RuntimeError(f"moviepy failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
-    return json.loads(result.stdout.strip().splitlines()[-1])["seconds"]
+    spec = {"clips": [str(clip) for clip in clips], "crossfade": CROSSFADE_SECONDS, "fps": FPS, "output": str(output)}
+    return run_moviepy(python, "moviepy_mix.py", spec, scratch)
 
 
 def run() -> list[Measurement]:
