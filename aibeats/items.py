@@ -26,25 +26,56 @@ def images_of_modifier(modifier: int, n_images: int, n_modifiers: int) -> list[i
     return [modifier + 1 + k * n_modifiers for k in range(n_images)]
 
 
+def clip_animation_order(seed: int, animations: list[int]) -> list[int]:
+    """The order a clip shows its animations in, cycled until the clip is full.
+
+    Sorted by a per-animation random key rather than by shuffling the list, so adding an animation slots it in
+    somewhere without reordering the others: a clip whose first animations stay the same keeps the same plan,
+    and Snakemake does not rebuild it.
+    """
+    return sorted(animations, key=lambda j: hashlib.sha256(f"{seed}:{j}".encode()).digest())
+
+
+def fill_clip(order: list, frames_per_animation: int, clip_frames: int, cut_frames: list[int] = ()) -> list[tuple]:
+    """Which animations fill a clip, in order, and how many frames of each: (animation, frames).
+
+    The order is cycled until the frames cover the clip; the last animation is cut at the clip's end. Without
+    cut_frames every other animation plays whole. With them (the frames nearest the track's beats) each
+    animation ends on the latest cut it reaches: the whole number of beats closest to its natural length, as
+    it holds no frames beyond that. A cut in its first half would flash it by, so an animation that reaches
+    none past its middle (a track without beats there) plays whole.
+    """
+    cuts = sorted(set(cut_frames))
+    plan: list[tuple] = []
+    start = 0
+    for item in itertools.cycle(order):
+        if start >= clip_frames:
+            break
+        end = start + frames_per_animation
+        on_beat = [cut for cut in cuts if start + frames_per_animation / 2 < cut <= end]
+        end = min(on_beat[-1] if on_beat else end, clip_frames)
+        plan.append((item, end - start))
+        start = end
+    return plan
+
+
+def beat_frames(beats: list[float], fps: int) -> list[int]:
+    """The video frame nearest each beat (seconds): where a cut on that beat falls."""
+    return [round(beat * fps) for beat in beats]
+
+
+def cut_clip_on_beats(order: list[str], animations: list[list], fps: int, beats: list[float]) -> list[list]:
+    """A clip's animations (name, frames) planned anew so that each ends on one of the beats (seconds): the
+    same clip length, the same order, from the plan of whole animations and the order it cycles through."""
+    natural = max(frames for _, frames in animations)  # the plan's animations all play whole but the last
+    plan = fill_clip(order, natural, sum(frames for _, frames in animations), beat_frames(beats, fps))
+    return [[name, frames] for name, frames in plan]
+
+
 def plan_clip_animations(seed: int, animations: list[int], frames_per_animation: int,
                          clip_frames: int) -> list[tuple[int, int]]:
-    """Which animations fill a clip, in order, and how many frames of each: (animation index, frames).
-
-    The animations are shuffled by a per-animation random key rather than by shuffling the list, so adding an
-    animation slots it in somewhere without reordering the others: a clip whose first animations stay the
-    same keeps the same plan, and Snakemake does not rebuild it. The list is cycled until the frames cover
-    the clip; the last animation is cut.
-    """
-    order = sorted(animations, key=lambda j: hashlib.sha256(f"{seed}:{j}".encode()).digest())
-    plan: list[tuple[int, int]] = []
-    remaining = clip_frames
-    for j in itertools.cycle(order):
-        if remaining <= 0:
-            break
-        frames = min(frames_per_animation, remaining)
-        plan.append((j, frames))
-        remaining -= frames
-    return plan
+    """Which animations fill a clip, in the seeded order, each played whole but the last: (index, frames)."""
+    return fill_clip(clip_animation_order(seed, animations), frames_per_animation, clip_frames)
 
 
 # An animation has a keyframe every this many seconds, and at its first frame (aibeats.video_io encodes it so).

@@ -10,18 +10,19 @@ recipe, so it must never change for existing projects. Every recipe keeps its fi
 animation's, which earlier releases took from the config's own key order; `VideoRecipe` keeps doing so.
 """
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from aibeats.items import (
     MAX_CHAPTER_TITLE,
+    clip_animation_order,
     clip_keyframes,
+    fill_clip,
     image_prompt,
     images_of_modifier,
     mix_starts,
     modifier_of_image,
     modifier_of_track,
-    plan_clip_animations,
     plan_mix,
 )
 
@@ -160,6 +161,10 @@ class ClipRecipe(Recipe):
     # None keeps the track's own level, as the first releases' clips did
     loudness_lufs: float | None = None
     true_peak_db: float | None = None
+    # With cut_on_beats the job plans `animations` anew from the track's beats, cycling through this order (the
+    # seeded order of every animation the clip may show); None: the animations play whole, as they first did.
+    cut_on_beats: bool | None = None
+    animation_order: list[str] | None = None
 
     @classmethod
     def build(cls, project: "Project", i: int, seed: int, attempt: int) -> "ClipRecipe":
@@ -168,13 +173,16 @@ class ClipRecipe(Recipe):
         n_modifiers = len(image["prompt_modifiers"])
         clip_frames = round(music["music_duration"] * loops * video["video_fps"])
         candidates = images_of_modifier(modifier_of_track(i, n_modifiers), image["n_images"], n_modifiers)
-        plan = plan_clip_animations(seed, candidates, project.frames_per_animation, clip_frames)
-        animations = [[project.output("video", j).name, frames] for j, frames in plan]
+        order = clip_animation_order(seed, candidates)
+        animations = [[project.output("video", j).name, frames]
+                      for j, frames in fill_clip(order, project.frames_per_animation, clip_frames)]
         clip = project.config["audio_clip"]
         # The ceiling belongs to the loudness target: without one, the track keeps its own level and peaks.
         true_peak_db = clip["true_peak_db"] if clip["loudness_lufs"] is not None else None
+        on_beats = {"cut_on_beats": True, "animation_order": [project.output("video", j).name for j in order]}
         return cls(**cls.from_section(clip, seed, attempt, animations=animations, video_fps=video["video_fps"],
-                                      music_duration=music["music_duration"], true_peak_db=true_peak_db))
+                                      music_duration=music["music_duration"], true_peak_db=true_peak_db,
+                                      **(on_beats if clip["cut_on_beats"] else {"cut_on_beats": None})))
 
     @property
     def frames(self) -> int:
@@ -182,8 +190,8 @@ class ClipRecipe(Recipe):
 
     @property
     def animation_names(self) -> list[str]:
-        """Each animation the clip shows, once, sorted."""
-        return sorted({name for name, _ in self.animations})
+        """Each animation the clip may show, once, sorted: with cut_on_beats, every one its plan can reach."""
+        return sorted(self.animation_order or {name for name, _ in self.animations})
 
 
 @dataclass(frozen=True)
@@ -206,13 +214,28 @@ class MixRecipe(Recipe):
         fps = project.config["video"]["video_fps"]
         crossfade_frames = project.crossfade_frames
         clips = [project.planned_recipe("audio_clip", i) for i in project.indices("audio_clip")]
-        spans = plan_mix([clip.frames for clip in clips], [clip_keyframes(clip.animations, fps) for clip in clips],
-                         crossfade_frames)
         starts = mix_starts([clip.frames for clip in clips], crossfade_frames)[:-1]
-        rows = [[project.output("audio_clip", i).name, first, end, start / fps]
-                for i, (first, end), start in zip(project.indices("audio_clip"), spans, starts, strict=True)]
-        return cls(**cls.from_section(project.config["mix"], seed, attempt, clips=rows, video_fps=fps,
-                                      crossfade_duration=crossfade_frames / fps))
+        rows = [[project.output("audio_clip", i).name, None, None, start / fps]
+                for i, start in zip(project.indices("audio_clip"), starts, strict=True)]
+        recipe = cls(**cls.from_section(project.config["mix"], seed, attempt, clips=rows, video_fps=fps,
+                                        crossfade_duration=crossfade_frames / fps))
+        # Clips cut on the beat learn their animations' lengths, and so their keyframes, only when they are made.
+        return recipe if project.config["audio_clip"]["cut_on_beats"] else recipe.cut_at(
+            [clip.animations for clip in clips])
+
+    def cut_at(self, clip_animations: list[list[list]]) -> "MixRecipe":
+        """The recipe with the frames [first, end) the mix shows of each clip, given each clip's animations."""
+        fps = self.video_fps
+        frames = [sum(n for _, n in animations) for animations in clip_animations]
+        spans = plan_mix(frames, [clip_keyframes(animations, fps) for animations in clip_animations],
+                         round(self.crossfade_duration * fps))
+        return replace(self, clips=[[name, first, end, start] for (name, _, _, start), (first, end)
+                                    in zip(self.clips, spans, strict=True)])
+
+    @property
+    def placed(self) -> bool:
+        """Whether the frames shown of each clip are known; see cut_at."""
+        return self.clips[0][1] is not None
 
 
 @dataclass(frozen=True)

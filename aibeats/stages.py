@@ -11,6 +11,7 @@ from pathlib import Path
 
 from aibeats.errors import MediaError
 from aibeats.history import item_of, record_attempt
+from aibeats.items import cut_clip_on_beats
 from aibeats.pipeline import STAGES
 from aibeats.provenance import make_recipe
 from aibeats.recipes import (
@@ -43,6 +44,16 @@ def _open_image(path: Path):
             return image.convert("RGB")
     except (OSError, UnidentifiedImageError) as error:
         raise MediaError(f"{path}: not a readable image ({error}); delete it to regenerate it") from error
+
+
+def _clip_animations(clip: Path) -> list[list]:
+    """The animations a clip shows and the frames of each, as its stored recipe lists them."""
+    from aibeats.provenance import read_recipe
+
+    animations = read_recipe(clip).get("animations")
+    if not isinstance(animations, list) or not animations:
+        raise MediaError(f"{clip}: its recipe lists no animations (not a clip of ours?); delete it to regenerate it")
+    return animations
 
 
 def _finish(history_dir: Path, output: Path, recipe) -> None:
@@ -114,12 +125,16 @@ def make_clip(model: None, recipe: ClipRecipe, inputs: dict, output: Path, histo
 
         soundtrack = normalize_loudness(soundtrack, sampling_rate, recipe.loudness_lufs, recipe.true_peak_db,
                                         what=str(output))
+    animations, made = recipe.animations, {}
+    if recipe.cut_on_beats:
+        from aibeats.beats import detect_beats
+
+        made["beats"] = detect_beats(soundtrack, sampling_rate)
+        animations = cut_clip_on_beats(recipe.animation_order, animations, recipe.video_fps, made["beats"])
     by_name = {Path(path).name: Path(path) for path in inputs["animations"]}
-    ordered = [by_name[name] for name, _ in recipe.animations]
-    n_frames = sum(frames for _, frames in recipe.animations)
-    video_io.assemble_clip(ordered, n_frames, soundtrack, sampling_rate, recipe.video_fps, output,
-                           make_recipe("audio_clip", source=str(track), **recipe.as_params()),
-                           true_peak_db=recipe.true_peak_db)
+    stored = make_recipe("audio_clip", source=str(track), **{**recipe.as_params(), "animations": animations}, **made)
+    video_io.assemble_clip([(by_name[name], frames) for name, frames in animations], soundtrack, sampling_rate,
+                           recipe.video_fps, output, stored, true_peak_db=recipe.true_peak_db)
     _finish(history_dir, output, recipe)
 
 
@@ -138,6 +153,8 @@ def make_mix(model: None, recipe: MixRecipe, inputs: dict, output: Path, history
 
     by_name = {Path(path).name: Path(path) for path in inputs["clips"]}
     clips = [by_name[name] for name, *_ in recipe.clips]
+    if not recipe.placed:
+        recipe = recipe.cut_at([_clip_animations(clip) for clip in clips])
     rate, fps = recipe.audio_sample_rate, recipe.video_fps
     tracks = [video_io.decode_audio(clip, rate, channels=2) for clip in clips]
     audio = crossfade_tracks(tracks, round(recipe.crossfade_duration * rate))

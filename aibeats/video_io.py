@@ -226,24 +226,26 @@ def _concat_list(paths: list[Path]) -> str:
 
 
 # The clip's parts, its format, and where it goes: grouping them would only name the same things twice.
-def assemble_clip(animation_paths: list[Path], n_frames: int, audio: np.ndarray,  # noqa: PLR0913
-                  sampling_rate: int, fps: int, path: Path, recipe: dict, *, true_peak_db: float | None = None,
-                  ) -> None:
-    """A clip: the animations in order, stream-copied and cut to n_frames, with the audio encoded as AAC.
+def assemble_clip(animations: list[tuple[Path, int]], audio: np.ndarray, sampling_rate: int,  # noqa: PLR0913
+                  fps: int, path: Path, recipe: dict, *, true_peak_db: float | None = None) -> None:
+    """A clip: the first `frames` of each animation in order, stream-copied, with the audio encoded as AAC.
 
-    The audio must last n_frames / fps seconds (within a frame): it is neither cut nor padded, so a fade-out
-    at its end stays whole. ffmpeg's AAC encoder adds 1024 priming samples and pads the last packet, but it
-    writes an edit list that hides both, so players and probe() see the audio's exact duration.
+    Each animation starts on its keyframe, so taking its first frames is a stream copy: the concat script ends
+    a shortened one with an outpoint, and -frames:v ends the last. The audio must last as long as the frames
+    (within one): it is neither cut nor padded, so a fade-out at its end stays whole. ffmpeg's AAC encoder adds
+    1024 priming samples and pads the last packet, but it writes an edit list that hides both, so players and
+    probe() see the audio's exact duration.
     """
-    if n_frames <= 0:
-        raise ValueError(f"{path}: a clip needs at least one frame, not {n_frames}")
+    n_frames = sum(frames for _, frames in animations)
+    if n_frames <= 0 or any(frames <= 0 for _, frames in animations):
+        raise ValueError(f"{path}: every animation of a clip needs at least one frame, not {animations}")
     audio = np.asarray(audio, dtype="<f4")
     audio_seconds, video_seconds = len(audio) / sampling_rate, n_frames / fps
     if abs(audio_seconds - video_seconds) > 1 / fps:
         raise ValueError(f"{path}: the audio lasts {audio_seconds:.3f} s but {n_frames} frames at {fps} fps last "
                          f"{video_seconds:.3f} s; they must match within one frame")
-    animation_paths = [Path(animation) for animation in animation_paths]
-    inspected = {animation: _inspect(animation) for animation in dict.fromkeys(animation_paths)}
+    animations = [(Path(animation), frames) for animation, frames in animations]
+    inspected = {animation: _inspect(animation) for animation in dict.fromkeys(a for a, _ in animations)}
     reference_path, (reference, reference_setup) = next(iter(inspected.items()))
     for animation, (info, setup) in inspected.items():
         if abs(info.fps - fps) > _FPS_TOLERANCE:
@@ -254,13 +256,15 @@ def assemble_clip(animation_paths: list[Path], n_frames: int, audio: np.ndarray,
                 f"{animation}: encoded differently from {reference_path} ({info.width}x{info.height} "
                 f"{info.video_codec} {info.pix_fmt} vs {reference.width}x{reference.height} {reference.video_codec} "
                 f"{reference.pix_fmt}), so the two cannot be joined by stream copy; delete it to regenerate it")
-    available = sum(inspected[animation][0].n_frames for animation in animation_paths)
-    if available < n_frames:
-        raise ValueError(f"{path}: the animations hold {available} frames, fewer than the {n_frames} asked for")
+    for animation, frames in animations:
+        if frames > inspected[animation][0].n_frames:
+            raise MediaError(f"{animation}: holds {inspected[animation][0].n_frames} frames, fewer than the {frames} "
+                             f"{path} takes from it; delete it to regenerate it")
     channels = 1 if audio.ndim == 1 else audio.shape[1]
     with tempfile.TemporaryDirectory() as scratch:
         concat_list = Path(scratch) / "animations.txt"
-        concat_list.write_text(_concat_list(animation_paths))
+        concat_list.write_text(_clip_concat_list(animations, {a: info.n_frames for a, (info, _) in inspected.items()},
+                                                 fps))
         args = ["-f", "concat", "-safe", "0", "-i", str(concat_list),
                 "-f", "f32le", "-ar", str(sampling_rate), "-ac", str(channels), "-i", "pipe:0",
                 "-map", "0:v:0", "-map", "1:a:0", "-map_metadata", "-1",
@@ -269,6 +273,24 @@ def assemble_clip(animation_paths: list[Path], n_frames: int, audio: np.ndarray,
                 "-metadata", f"comment={json.dumps(recipe)}", "-f", "mp4"]
         with atomic_path(path) as temporary:
             _encode_under_ceiling([*args, str(temporary)], audio, temporary, true_peak_db)
+
+
+def _concat_seconds(frame: int, fps: int) -> str:
+    """Where frame `frame` starts, for a concat script: in microseconds, rounded down. The demuxer compares it
+    exactly with each packet's time, so an outpoint rounded up past the frame's start would keep that frame."""
+    microseconds = frame * 1_000_000 // fps
+    return f"{microseconds // 1_000_000}.{microseconds % 1_000_000:06d}"
+
+
+def _clip_concat_list(animations: list[tuple[Path, int]], lengths: dict[Path, int], fps: int) -> str:
+    """A concat script of the animations, each ending after its `frames`; one played whole gets no outpoint, so
+    a clip of whole animations is written as before cuts on the beat existed."""
+    lines = []
+    for animation, frames in animations[:-1]:
+        lines.append(_concat_list([animation]).strip())
+        if frames < lengths[animation]:
+            lines.append(f"outpoint {_concat_seconds(frames, fps)}")
+    return "\n".join([*lines, _concat_list([animations[-1][0]]).strip()]) + "\n"
 
 
 def decode_audio(path: Path, sampling_rate: int, channels: int) -> np.ndarray:
@@ -289,7 +311,8 @@ def _mix_concat_list(spans: list[tuple[Path, int, int]], fps: int) -> str:
     """A concat script taking frames [first, end) of each clip; `first` is a keyframe, so this is a stream copy."""
     lines = []
     for clip, first, end in spans:
-        lines += [_concat_list([clip]).strip(), f"inpoint {first / fps:.6f}", f"outpoint {end / fps:.6f}"]
+        lines += [_concat_list([clip]).strip(), f"inpoint {_concat_seconds(first, fps)}",
+                  f"outpoint {_concat_seconds(end, fps)}"]
     return "\n".join(lines) + "\n"
 
 

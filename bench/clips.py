@@ -92,9 +92,8 @@ def _assemble_ours(animations: list[Path], plan: list[tuple[int, int]], track: P
     """What the clip job does: read the track, fade it out, stream-copy the animations under it."""
     samples, sampling_rate = audio.read_wav(track)
     soundtrack = audio.fade_out(samples, sampling_rate, FADE_OUT_SECONDS)
-    ordered = [animations[index] for index, _ in plan]
-    video_io.assemble_clip(ordered, sum(frames for _, frames in plan), soundtrack, sampling_rate, FPS, output,
-                           {"benchmark": "clips"})
+    video_io.assemble_clip([(animations[index], frames) for index, frames in plan], soundtrack, sampling_rate, FPS,
+                           output, {"benchmark": "clips"})
 
 
 def run_moviepy(python: Path, script: str, spec: dict, scratch: Path) -> float:

@@ -18,6 +18,8 @@ from workflow import demo_config
 pytestmark = pytest.mark.slow
 SCHEMA = Path(__file__).resolve().parent.parent / "schemas" / "config.schema.yaml"
 DEMO = Project(validate_config(demo_config(), SCHEMA))
+ON_BEATS = Project(validate_config(
+    {**demo_config(), "audio_clip": {**demo_config()["audio_clip"], "cut_on_beats": True}}, SCHEMA))
 IN_PROCESS = {"enabled": False, "idle_timeout": 60, "start_timeout": 600, "models_fit_together": False}
 
 
@@ -34,25 +36,30 @@ class ReadRecorder:
         return getattr(self._recipe, name)
 
 
-def inputs_of(stage: str) -> dict:
+def inputs_of(stage: str, project: Project = DEMO) -> dict:
     return {"music": {}, "music_continuation": {"track": DEMO.track(1)}, "image": {},
             "video": {"image": DEMO.image(1)},
-            "audio_clip": {"track": DEMO.track_ext(1), "animations": DEMO.clip_animations(1)},
+            "audio_clip": {"track": DEMO.track_ext(1), "animations": project.clip_animations(1)},
             "mix": {"clips": DEMO.outputs("audio_clip")}, "chapters": {}, "thumbnail": {"image": DEMO.image(1)}}[stage]
 
 
-@pytest.mark.parametrize("stage", list(STAGES))
-def test_each_stage_reads_every_setting_of_its_recipe(demo_copy, monkeypatch, tmp_path, stage):
+CASES = {**{stage: (stage, DEMO) for stage in STAGES}, "audio_clip cut on beats": ("audio_clip", ON_BEATS)}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_each_stage_reads_every_setting_of_its_recipe(demo_copy, monkeypatch, tmp_path, case):
+    stage, project = CASES[case]
     monkeypatch.chdir(demo_copy)  # the demo's model ids and inputs are relative to its folder
-    recipe = ReadRecorder(DEMO.recipe(stage, 1, 0))
+    recipe = ReadRecorder(project.recipe(stage, 1, 0))
     output = tmp_path / Path(STAGES[stage].file(1)).name
     if STAGES[stage].family is None:
-        maker_of(stage)(None, recipe, inputs_of(stage), output, tmp_path / "history")
+        maker_of(stage)(None, recipe, inputs_of(stage, project), output, tmp_path / "history")
     else:
-        generate(stage, recipe, inputs_of(stage), output, tmp_path / "history", device="cpu", workers=IN_PROCESS,
-                 workers_dir=tmp_path / ".workers")
+        generate(stage, recipe, inputs_of(stage, project), output, tmp_path / "history", device="cpu",
+                 workers=IN_PROCESS, workers_dir=tmp_path / ".workers")
     assert output.stat().st_size > 0
-    assert recipe.read == set(type(recipe._recipe).settings())
+    # Every setting the recipe carries (an optional one left at None is not carried: see Recipe.as_params)
+    assert set(recipe._recipe.as_params()) <= recipe.read
 
 
 def test_the_animation_recipe_keeps_the_key_order_of_the_config():

@@ -112,6 +112,8 @@ CASES = {
                                names("music_continuation") | with_mix(names("audio_clip")) | CHAPTERS),
     "fade_out_duration": ({"audio_clip": {"fade_out_duration": 1.0}}, with_mix(names("audio_clip"))),
     "clip loudness": ({"audio_clip": {"loudness_lufs": -18}}, with_mix(names("audio_clip"))),
+    # the clips plan their cuts from the music; the mix learns where to cut from them; the chapters stay
+    "cut on beats": ({"audio_clip": {"cut_on_beats": True}}, with_mix(names("audio_clip"))),
     "mix crossfade": ({"mix": {"crossfade_duration": 2}}, MIX | CHAPTERS),
     "mix loudness": ({"mix": {"loudness_lufs": -18}}, MIX),
     "chapter titles": ({"mix": {"chapter_titles": "{track}. {modifier}"}}, CHAPTERS),

@@ -8,7 +8,8 @@ import pytest
 from PIL import Image
 
 from aibeats.errors import MediaError
-from aibeats.video_io import assemble_clip, probe, read_mp4_recipe, write_animation
+from aibeats.items import fill_clip
+from aibeats.video_io import assemble_clip, assemble_mix, probe, read_mp4_recipe, write_animation
 
 FPS, WIDTH, HEIGHT, FRAMES_PER_ANIMATION, SAMPLING_RATE = 6, 64, 48, 12, 32000
 
@@ -36,6 +37,11 @@ def soundtrack(n_frames: int, fps: int = FPS, channels: int = 1) -> np.ndarray:
     n = round(n_frames / fps * SAMPLING_RATE)
     wave = (0.5 * np.sin(2 * np.pi * 220 * np.arange(n) / SAMPLING_RATE)).astype(np.float32)
     return wave if channels == 1 else np.stack([wave] * channels, axis=1)
+
+
+def whole(animations: list[Path], n_frames: int) -> list[tuple[Path, int]]:
+    """The animations played whole, in order, the last one cut so that the clip has n_frames."""
+    return fill_clip(animations, FRAMES_PER_ANIMATION, n_frames)
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +85,7 @@ def test_animation_frames_must_share_an_even_size(tmp_path: Path):
 
 def test_clip_is_the_animations_in_order_cut_to_length(animations, tmp_path: Path):
     clip = tmp_path / "clip_0.mp4"
-    assemble_clip(animations, 30, soundtrack(30), SAMPLING_RATE, FPS, clip, {"stage": "audio_clip"})
+    assemble_clip(whole(animations, 30), soundtrack(30), SAMPLING_RATE, FPS, clip, {"stage": "audio_clip"})
     info = probe(clip)
     assert (info.n_frames, info.fps, info.video_seconds) == (30, 6.0, 5.0)
     assert (info.video_codec, info.audio_codec, info.sampling_rate) == ("h264", "aac", SAMPLING_RATE)
@@ -94,18 +100,39 @@ def test_clip_is_the_animations_in_order_cut_to_length(animations, tmp_path: Pat
 def test_clip_can_repeat_animations_and_keep_stereo(animations, tmp_path: Path):
     clip = tmp_path / "clip_1.mp4"
     order = [animations[2], animations[0], animations[2]]
-    assemble_clip(order, 31, soundtrack(31, channels=2), SAMPLING_RATE, FPS, clip, {})
+    assemble_clip(whole(order, 31), soundtrack(31, channels=2), SAMPLING_RATE, FPS, clip, {})
     info = probe(clip)
     assert info.n_frames == 31 and abs(info.audio_seconds - 31 / FPS) < 1 / FPS
     expected = np.concatenate([decode(path) for path in order])[:31]
     assert np.array_equal(decode(clip), expected)
 
 
+def test_clip_cuts_animations_short_by_stream_copy(animations, tmp_path: Path):
+    """Cuts on the beat end animations early: each shows its first frames, pixel for pixel, and the next follows."""
+    clip = tmp_path / "clip_beats.mp4"
+    cuts = [(animations[1], 5), (animations[0], 12), (animations[2], 7), (animations[1], 3)]
+    assemble_clip(cuts, soundtrack(27), SAMPLING_RATE, FPS, clip, {})
+    assert probe(clip).n_frames == 27
+    expected = np.concatenate([decode(animation)[:frames] for animation, frames in cuts])
+    assert np.array_equal(decode(clip), expected)
+
+
+def test_mix_shows_exactly_the_frames_asked_of_each_clip(animations, tmp_path: Path):
+    """Frame 19 at 6 fps starts at 3.1666... s: an outpoint rounded up to 3.166667 s would keep it."""
+    first, second = tmp_path / "clip_1.mp4", tmp_path / "clip_2.mp4"
+    assemble_clip(whole(animations, 24), soundtrack(24), SAMPLING_RATE, FPS, first, {})
+    assemble_clip(whole(animations[::-1], 24), soundtrack(24), SAMPLING_RATE, FPS, second, {})
+    mix = tmp_path / "mix.mp4"
+    assemble_mix([(first, 0, 19), (second, 12, 24)], soundtrack(31, channels=2), SAMPLING_RATE, FPS, mix, {},
+                 true_peak_db=-1, height=None)
+    assert np.array_equal(decode(mix), np.concatenate([decode(first)[:19], decode(second)[12:24]]))
+
+
 def test_clip_audio_is_not_cut_or_padded(animations, tmp_path: Path):
     """AAC adds priming and padding samples; the edit list hides them, so the decoded audio has its exact length."""
     clip = tmp_path / "clip_2.mp4"
     audio = soundtrack(30)
-    assemble_clip(animations, 30, audio, SAMPLING_RATE, FPS, clip, {})
+    assemble_clip(whole(animations, 30), audio, SAMPLING_RATE, FPS, clip, {})
     decoded = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(clip), "-map", "0:a",
                               "-f", "f32le", "pipe:1"], capture_output=True, check=True).stdout
     assert len(decoded) // 4 == len(audio)
@@ -114,19 +141,20 @@ def test_clip_audio_is_not_cut_or_padded(animations, tmp_path: Path):
 def test_same_inputs_give_the_same_clip_bytes(animations, tmp_path: Path):
     first, second = tmp_path / "first.mp4", tmp_path / "second.mp4"
     for clip in (first, second):
-        assemble_clip(animations, 30, soundtrack(30), SAMPLING_RATE, FPS, clip, {"stage": "audio_clip"})
+        assemble_clip(whole(animations, 30), soundtrack(30), SAMPLING_RATE, FPS, clip, {"stage": "audio_clip"})
     assert first.read_bytes() == second.read_bytes()
 
 
 def test_audio_of_the_wrong_length_is_refused(animations, tmp_path: Path):
     with pytest.raises(ValueError, match="must match within one frame"):
-        assemble_clip(animations, 30, soundtrack(24), SAMPLING_RATE, FPS, tmp_path / "clip.mp4", {})
+        assemble_clip(whole(animations, 30), soundtrack(24), SAMPLING_RATE, FPS, tmp_path / "clip.mp4", {})
 
 
 def test_missing_animation_is_named(animations, tmp_path: Path):
     missing = tmp_path / "anim_7.mp4"
     with pytest.raises(MediaError, match=r"anim_7\.mp4: no such file"):
-        assemble_clip([animations[0], missing], 20, soundtrack(20), SAMPLING_RATE, FPS, tmp_path / "clip.mp4", {})
+        assemble_clip(whole([animations[0], missing], 20), soundtrack(20), SAMPLING_RATE, FPS,
+                      tmp_path / "clip.mp4", {})
     assert not (tmp_path / "clip.mp4").exists()
 
 
@@ -134,11 +162,11 @@ def test_corrupt_animation_is_named(animations, tmp_path: Path):
     cut = tmp_path / "anim_cut.mp4"
     cut.write_bytes(animations[1].read_bytes()[:-100])
     with pytest.raises(MediaError, match=r"anim_cut\.mp4: not a readable MP4 video"):
-        assemble_clip([animations[0], cut], 20, soundtrack(20), SAMPLING_RATE, FPS, tmp_path / "clip.mp4", {})
+        assemble_clip(whole([animations[0], cut], 20), soundtrack(20), SAMPLING_RATE, FPS, tmp_path / "clip.mp4", {})
     foreign = tmp_path / "anim_text.mp4"
     foreign.write_text("not a video")
     with pytest.raises(MediaError, match=r"anim_text\.mp4: not a readable MP4 video"):
-        assemble_clip([foreign], 6, soundtrack(6), SAMPLING_RATE, FPS, tmp_path / "clip.mp4", {})
+        assemble_clip(whole([foreign], 6), soundtrack(6), SAMPLING_RATE, FPS, tmp_path / "clip.mp4", {})
     assert sorted(p.name for p in tmp_path.iterdir()) == ["anim_cut.mp4", "anim_text.mp4"]
 
 
@@ -146,9 +174,9 @@ def test_animations_that_cannot_be_joined_are_named(animations, tmp_path: Path):
     small = tmp_path / "anim_small.mp4"
     write_animation(make_frames(0, size=(32, 48)), small, FPS, {})
     with pytest.raises(MediaError, match=r"anim_small\.mp4: encoded differently from .*anim_0\.mp4"):
-        assemble_clip([animations[0], small], 20, soundtrack(20), SAMPLING_RATE, FPS, tmp_path / "clip.mp4", {})
+        assemble_clip(whole([animations[0], small], 20), soundtrack(20), SAMPLING_RATE, FPS, tmp_path / "clip.mp4", {})
     with pytest.raises(MediaError, match=r"anim_0\.mp4: 6 fps, but the clip is 12 fps"):
-        assemble_clip([animations[0]], 12, soundtrack(12, fps=12), SAMPLING_RATE, 12, tmp_path / "clip.mp4", {})
+        assemble_clip(whole([animations[0]], 12), soundtrack(12, fps=12), SAMPLING_RATE, 12, tmp_path / "clip.mp4", {})
 
 
 def test_probe_names_foreign_and_truncated_files(animations, tmp_path: Path):
