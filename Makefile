@@ -19,8 +19,9 @@ demo: $(INSTALLED)
 	$(BIN)/snakemake --profile profiles/demo
 
 test: $(INSTALLED)
-	# A real single-node SLURM cluster for tests/test_slurm.py: installed when missing on CI (as root).
-	if [ "$$CI" = true ]; then bash tests/slurm/install-slurm.sh; fi
+	# A real single-node SLURM cluster for tests/test_slurm.py, and Debian's Chromium for the browser tests:
+	# installed when missing on CI (as root).
+	if [ "$$CI" = true ]; then bash tests/slurm/install-slurm.sh && bash tests/browser/install-chromium.sh; fi
 	$(BIN)/ruff check .
 	$(BIN)/snakemake --lint --configfile profiles/demo/demo-config.yaml
 	$(BIN)/pytest -q

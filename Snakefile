@@ -8,6 +8,9 @@ min_version("9.0")
 configfile: "config.yaml"
 
 
+report: "report/workflow.rst"
+
+
 include: "rules/common.smk"
 
 
@@ -17,6 +20,8 @@ rule all:
     default_target: True
     input:
         [path for stage in STAGES for path in targets_of(stage)],
+        REVIEW_PAGE,
+        REVIEW_REPORT_FOLDER,
 
 
 # Warm model workers exit when the workflow ends, whatever its outcome.
@@ -35,3 +40,4 @@ include: "rules/image.smk"
 include: "rules/video.smk"
 include: "rules/audio_clip.smk"
 include: "rules/mix.smk"
+include: "rules/review.smk"

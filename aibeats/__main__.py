@@ -1,4 +1,5 @@
-"""Command line: `python -m aibeats inspect FILE...` and `python -m aibeats status [SNAKEMAKE ARGS...]`."""
+"""Command line: `python -m aibeats inspect FILE...`, `python -m aibeats status [SNAKEMAKE ARGS...]` and
+`python -m aibeats review [--port N] [SNAKEMAKE ARGS...]`."""
 
 import argparse
 import sys
@@ -15,8 +16,12 @@ def main(argv: list[str] | None = None) -> int:
     status = commands.add_parser(
         "status", help="per stage: what exists, what is missing, what a rerun would regenerate and why")
     status.epilog = "Other arguments go to snakemake, e.g. --profile profiles/demo or --configfile my.yaml."
+    review = commands.add_parser(
+        "review", help="serve the review page on 127.0.0.1, with Re-roll and Keep behind every item")
+    review.add_argument("--port", type=int, default=8765, help="0 picks a free port (default 8765)")
+    review.epilog = status.epilog
     args, snakemake_args = parser.parse_known_args(argv)
-    if snakemake_args and args.command != "status":
+    if snakemake_args and args.command not in ("status", "review"):
         parser.error(f"unrecognized arguments: {' '.join(snakemake_args)}")
 
     try:
@@ -24,10 +29,14 @@ def main(argv: list[str] | None = None) -> int:
             from aibeats.provenance import format_recipe, read_recipe
 
             print("\n\n".join(format_recipe(path, read_recipe(path)) for path in args.files))
-        else:
+        elif args.command == "status":
             from aibeats.status import project_status
 
             print(project_status(snakemake_args))
+        else:
+            from aibeats.review_server import serve_review
+
+            serve_review(snakemake_args, args.port)
     except AiBeatsError as error:
         print(f"aibeats: {error}", file=sys.stderr)
         return 1

@@ -1,4 +1,5 @@
-"""Animating an image with Stable Video Diffusion: frame arithmetic (pure) and the model code."""
+"""Animating an image with Stable Video Diffusion: the frame size (pure) and the model code; the frame count is
+aibeats.items.animation_frame_count."""
 
 from aibeats.pretrained import generator_for, pretrained_options
 
@@ -12,13 +13,6 @@ def fit_video_size(image_width: int, image_height: int, max_side: int, multiple:
     # Halves round up: round() would round them to even, sending both 1.5 and 2.5 to 2.
     short = max(multiple, int(max_side * short_side / long_side / multiple + 0.5) * multiple)
     return (max_side, short) if image_width >= image_height else (short, max_side)
-
-
-def animation_frame_count(num_frames: int, n_continuations: int, loop_video: bool) -> int:
-    """Frames of an animation: the first segment's num_frames, then num_frames - 1 per continuation (its first
-    frame repeats the previous segment's last); looping plays it back without repeating the turning frames."""
-    forward = num_frames + (n_continuations - 1) * (num_frames - 1)
-    return 2 * forward - 2 if loop_video else forward
 
 
 def loop_frames(frames: list) -> list:

@@ -6,7 +6,7 @@ from pathlib import Path
 # The checkout this package was imported from (an editable install points here).
 REPO = Path(__file__).resolve().parent.parent
 # What a user's checkout holds that the workflow needs; results/, models/ and .snakemake/ are per copy.
-WORKFLOW_FILES = ["Snakefile", "config.yaml", "rules", "scripts", "schemas", "envs", "profiles", "aibeats"]
+WORKFLOW_FILES = ["Snakefile", "config.yaml", "rules", "scripts", "schemas", "envs", "profiles", "report", "aibeats"]
 
 
 def copy_workflow(destination: Path, source: Path = REPO) -> Path:

@@ -4,6 +4,13 @@ import hashlib
 import itertools
 
 
+def animation_frame_count(num_frames: int, n_continuations: int, loop_video: bool) -> int:
+    """Frames of an animation: the first segment's num_frames, then num_frames - 1 per continuation (its first
+    frame repeats the previous segment's last); looping plays it back without repeating the turning frames."""
+    forward = num_frames + (n_continuations - 1) * (num_frames - 1)
+    return 2 * forward - 2 if loop_video else forward
+
+
 def image_prompt(prompt: str, modifier: str) -> str:
     return f"{prompt}, {modifier}."
 

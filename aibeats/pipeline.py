@@ -47,6 +47,8 @@ class Stage:
     # Kept from the first release, where the seed derivation named the stages this way: changing it would
     # re-roll every file of every existing project.
     seed_name: str
+    # Its heading on the review page and its category in Snakemake's report.
+    title: str
 
     @property
     def needs_gpu(self) -> bool:
@@ -73,30 +75,35 @@ class Stage:
 
 STAGES: dict[str, Stage] = {stage.name: stage for stage in (
     Stage("music", rule="generate_track", output="music/track_{index}.wav", items="tracks", config_section="music",
-          family="music", env="music", recipe=TrackRecipe, maker="aibeats.stages:make_track", seed_name="track"),
+          family="music", env="music", recipe=TrackRecipe, maker="aibeats.stages:make_track", seed_name="track",
+          title="Tracks"),
     Stage("music_continuation", rule="extend_track", output="music/track_{index}_ext.wav", items="tracks",
           config_section="music", family="music", env="music", recipe=TrackExtRecipe,
-          maker="aibeats.stages:make_track_ext", seed_name="track_ext"),
+          maker="aibeats.stages:make_track_ext", seed_name="track_ext", title="Extended tracks"),
     Stage("image", rule="generate_image", output="images/img_{index}.png", items="images", config_section="image",
-          family="image", env="image", recipe=ImageRecipe, maker="aibeats.stages:make_image", seed_name="image"),
+          family="image", env="image", recipe=ImageRecipe, maker="aibeats.stages:make_image", seed_name="image",
+          title="Images"),
     Stage("video", rule="animate_image", output="animations/anim_{index}.mp4", items="images",
           config_section="video", family="video", env="video", recipe=VideoRecipe,
-          maker="aibeats.stages:make_animation", seed_name="animation"),
+          maker="aibeats.stages:make_animation", seed_name="animation", title="Animations"),
     Stage("audio_clip", rule="assemble_clip", output="clips/clip_{index}.mp4", items="tracks",
           config_section="audio_clip", family=None, env="clip", recipe=ClipRecipe, maker="aibeats.stages:make_clip",
-          seed_name="clip"),
+          seed_name="clip", title="Clips"),
     Stage("mix", rule="mix_clips", output="mix/mix.mp4", items="project", config_section="mix", family=None,
-          env="clip", recipe=MixRecipe, maker="aibeats.stages:make_mix", seed_name="mix"),
+          env="clip", recipe=MixRecipe, maker="aibeats.stages:make_mix", seed_name="mix", title="The mix"),
     Stage("chapters", rule="write_chapters", output="mix/chapters.txt", items="project", config_section="mix",
-          family=None, env="clip", recipe=ChaptersRecipe, maker="aibeats.stages:make_chapters", seed_name="chapters"),
+          family=None, env="clip", recipe=ChaptersRecipe, maker="aibeats.stages:make_chapters",
+          seed_name="chapters", title="Chapters"),
     Stage("thumbnail", rule="make_thumbnail", output="mix/thumbnail.png", items="project", config_section="mix",
           family=None, env="clip", recipe=ThumbnailRecipe, maker="aibeats.stages:make_thumbnail",
-          seed_name="thumbnail"),
+          seed_name="thumbnail", title="Thumbnail"),
 )}
 
 # The rule that builds the demo's tiny models: not a stage (it makes models, not project files), but listed
 # by status and asked no GPU by the profiles.
 TINY_MODEL_RULE = "build_tiny_model"
+# The rule that writes the review page from every output: not a stage either (it generates nothing).
+REVIEW_RULE = "write_review_page"
 
 
 def stage_of_rule(rule: str) -> Stage | None:

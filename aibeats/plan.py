@@ -8,9 +8,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from aibeats.animation import animation_frame_count
 from aibeats.history import item_of, read_history, settle_history
-from aibeats.pipeline import STAGES
+from aibeats.items import animation_frame_count
+from aibeats.pins import read_pins
+from aibeats.pipeline import STAGES, attempts_pattern
 from aibeats.recipes import ClipRecipe, Recipe
 from aibeats.seeds import derive_seed
 
@@ -42,6 +43,8 @@ class Project:
         Only Snakemake's main process settles the history (it alone sees the files as the user left them);
         any other process (a cluster job on its node) reads what the main process settled.
         """
+        # Items kept on the review page are pinned like the config's `attempts`, which win where both name one.
+        config = {**config, "attempts": {**read_pins(cls(config).root, attempts_pattern()), **config["attempts"]}}
         project = cls(config)
         outputs = {item_of(path): path for paths in project.outputs_by_stage().values() for path in paths}
         if main_process:
@@ -130,6 +133,21 @@ class Project:
 
     def clip_recipe(self, i: int, attempt: int) -> ClipRecipe:
         return self.recipe("audio_clip", i, attempt)
+
+    def inputs_of(self, stage: str, index: int) -> list[Path]:
+        """The project files one item is made from, as its rule's input lists them (checked against Snakemake's
+        own plan by tests/test_review.py): what re-rolling one of them regenerates it."""
+        if stage == "music_continuation":
+            return [self.track(index)]
+        if stage == "video":
+            return [self.image(index)]
+        if stage == "audio_clip":
+            return [self.track_ext(index), *self.clip_animations(index)]
+        if stage == "mix":
+            return self.outputs("audio_clip")
+        if stage == "thumbnail":
+            return [self.image(self.config["mix"]["thumbnail_image"])]
+        return []
 
     def clip_animations(self, i: int) -> list[Path]:
         """The animation files clip i is made of (each once), for the clip rule's input.

@@ -10,7 +10,7 @@ import traceback
 from bench.harness import OUT, Measurement, Stopwatch, machine
 
 # In the order `python -m bench` runs them; each is a module of this package with run() -> [Measurement].
-BENCHMARKS = ["clips", "mix", "planning", "images", "music"]
+BENCHMARKS = ["clips", "mix", "planning", "images", "music", "kenburns", "review"]
 RESULTS = OUT / "results.json"
 
 

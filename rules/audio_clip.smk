@@ -6,7 +6,7 @@ rule assemble_clip:
         track=output_of("music_continuation"),
         animations=clip_animations,
     output:
-        output_of("audio_clip"),
+        reported("audio_clip"),
     params:
         recipe=recipe("audio_clip"),
         history=HISTORY,

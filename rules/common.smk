@@ -4,6 +4,7 @@ from pathlib import Path
 
 from aibeats.config import TINY_MODELS_DIR, validate_config
 from aibeats.errors import ConfigError
+from aibeats.pins import pins_path
 from aibeats.pipeline import STAGES
 from aibeats.plan import Project
 from aibeats.workers import Workflow, stop_workers
@@ -18,10 +19,15 @@ except ConfigError as error:
 # Model workers watch this process and exit soon after it is gone, however it ended (kill -9 included).
 Workflow.announce()
 # Each item's attempt is decided here, once per run: see aibeats.history for why never later.
-PROJECT = Project.for_run(config, main_process=workflow.is_main_process)
+try:
+    PROJECT = Project.for_run(config, main_process=workflow.is_main_process)
+except ConfigError as error:  # a pins file that is not one
+    sys.exit(f"ai-beats: {error}")
 ROOT = str(PROJECT.root)
 HISTORY = str(PROJECT.history_dir)
 WORKERS = str(PROJECT.workers_dir)
+REVIEW_PAGE = f"{ROOT}/review.html"
+REVIEW_REPORT_FOLDER = f"{ROOT}/report/review"
 
 
 wildcard_constraints:
@@ -34,6 +40,12 @@ wildcard_constraints:
 
 def output_of(stage):
     return f"{ROOT}/{STAGES[stage].output_pattern}"
+
+
+def reported(stage):
+    """A stage's output, marked for Snakemake's report (`snakemake --report report.zip`) under the stage's title,
+    with its recipe as the caption (called from rules/, which the caption's path is relative to)."""
+    return report(output_of(stage), category=STAGES[stage].title, caption="../report/item.rst")
 
 
 def log_of(stage):
@@ -77,6 +89,12 @@ def recipe(stage):
 
 def clip_animations(wildcards):
     return [str(path) for path in PROJECT.clip_animations(int(wildcards.i))]
+
+
+def kept_items(wildcards):
+    """The pins file, when items are kept: the review page shows them."""
+    pins = pins_path(PROJECT.root)
+    return [str(pins)] if pins.exists() else []
 
 
 def thumbnail_image(wildcards):

@@ -5,7 +5,7 @@ rule generate_image:
     input:
         model=tiny_model("image"),
     output:
-        output_of("image"),
+        reported("image"),
     params:
         recipe=recipe("image"),
         history=HISTORY,

@@ -6,7 +6,7 @@ rule mix_clips:
     input:
         clips=targets_of("audio_clip"),
     output:
-        output_of("mix"),
+        reported("mix"),
     params:
         recipe=recipe("mix"),
         history=HISTORY,
@@ -27,7 +27,7 @@ rule mix:
 
 rule write_chapters:
     output:
-        output_of("chapters"),
+        reported("chapters"),
     params:
         recipe=recipe("chapters"),
         history=HISTORY,
@@ -50,7 +50,7 @@ rule make_thumbnail:
     input:
         image=thumbnail_image,
     output:
-        output_of("thumbnail"),
+        reported("thumbnail"),
     params:
         recipe=recipe("thumbnail"),
         history=HISTORY,

@@ -5,7 +5,7 @@ rule generate_track:
     input:
         model=tiny_model("music"),
     output:
-        output_of("music"),
+        reported("music"),
     params:
         recipe=recipe("music"),
         history=HISTORY,

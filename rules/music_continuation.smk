@@ -6,7 +6,7 @@ rule extend_track:
         model=tiny_model("music_continuation"),
         track=output_of("music"),
     output:
-        output_of("music_continuation"),
+        reported("music_continuation"),
     params:
         recipe=recipe("music_continuation"),
         history=HISTORY,

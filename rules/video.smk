@@ -6,7 +6,7 @@ rule animate_image:
         model=tiny_model("video"),
         image=output_of("image"),
     output:
-        output_of("video"),
+        reported("video"),
     params:
         recipe=recipe("video"),
         history=HISTORY,

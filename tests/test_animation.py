@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from aibeats.animation import animate_image, animation_frame_count, fit_video_size, load_video_pipeline, loop_frames
+from aibeats.animation import animate_image, fit_video_size, load_video_pipeline, loop_frames
+from aibeats.items import animation_frame_count
 from aibeats.tiny.svd import build_tiny_svd
 
 # The demo's animation settings, on a 64x128 (height x width) image.

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from aibeats.pipeline import STAGES, TINY_MODEL_RULE
+from aibeats.pipeline import REVIEW_RULE, STAGES, TINY_MODEL_RULE
 from aibeats.stages import LOADERS
 
 REPO = Path(__file__).resolve().parent.parent
@@ -134,7 +134,7 @@ def test_each_stage_rule_uses_its_declared_script_env_and_stage(stage):
     declared, blocks = STAGES[stage], rule_blocks()
     rule = blocks[declared.rule]
     assert f'"../scripts/{declared.rule}.py"' in rule
-    for helper in ("env_of", "output_of", "log_of", "recipe", "gpus_of"):
+    for helper in ("env_of", "reported", "log_of", "recipe", "gpus_of"):
         assert f'{helper}("{stage}")' in rule, f"rule {declared.rule} lacks {helper}({stage!r})"
     assert f'run_stage_job(snakemake, "{stage}")' in (REPO / "scripts" / f"{declared.rule}.py").read_text()
     assert (REPO / "envs" / f"{declared.env}.yaml").is_file()
@@ -159,6 +159,16 @@ def test_the_tiny_model_builder_env_holds_what_it_imports():
                                                       "aibeats.tiny.svd"}
     needed = {DISTRIBUTION.get(name, name) for name in third_party_imports(roots, None)}
     assert {"torch", "diffusers", "transformers"} <= needed <= set(env_pip_packages(env))
+
+
+def test_the_review_page_env_holds_what_it_imports():
+    rule = rule_blocks()[REVIEW_RULE]
+    env = re.search(r'"\.\./envs/(\w+)\.yaml"', rule).group(1)
+    script = (REPO / "scripts" / f"{REVIEW_RULE}.py").read_text()
+    roots = imports_in(ast.parse(script)) - ENTRY | {"aibeats.jobs"}
+    needed = {DISTRIBUTION.get(name, name) for name in third_party_imports(roots, None)}
+    assert {"pillow", "scipy", "pyyaml"} <= needed
+    assert needed <= set(env_pip_packages(env))
 
 
 def test_the_stages_import_what_they_should():

@@ -13,7 +13,7 @@ import yaml
 from aibeats.config import validate_config
 from aibeats.plan import Project
 
-from workflow import demo_config, planned_jobs
+from workflow import and_review_page, demo_config, planned_jobs
 
 pytestmark = pytest.mark.slow
 SCHEMA = Path(__file__).resolve().parent.parent / "schemas" / "config.schema.yaml"
@@ -36,13 +36,15 @@ MIX = {("mix_clips", "mix.mp4")}
 
 def test_delete_an_animation_rebuilds_it_its_clips_and_the_mix_not_its_image(demo_copy):
     (demo_copy / DEMO.animation(4)).unlink()
-    assert planned_jobs(demo_copy) == {("animate_image", "anim_4.mp4")} | clips_using("anim_4.mp4") | MIX
+    assert planned_jobs(demo_copy) == and_review_page({("animate_image", "anim_4.mp4")} | clips_using("anim_4.mp4")
+                                                      | MIX)
 
 
 def test_one_more_track_adds_its_track_extension_and_clip_and_remakes_the_mix_and_chapters(demo_copy):
     args = edited_config(demo_copy, {"music": {"n_music": 3}})
-    assert planned_jobs(demo_copy, *args) == {("generate_track", "track_3.wav"), ("extend_track", "track_3_ext.wav"),
-                                              ("assemble_clip", "clip_3.mp4"), ("write_chapters", "chapters.txt")} | MIX
+    assert planned_jobs(demo_copy, *args) == and_review_page(
+        {("generate_track", "track_3.wav"), ("extend_track", "track_3_ext.wav"), ("assemble_clip", "clip_3.mp4"),
+         ("write_chapters", "chapters.txt")} | MIX)
 
 
 def test_editing_a_comment_in_any_script_reruns_nothing(demo_copy):

@@ -15,7 +15,7 @@ from aibeats.loudness import measure_file
 from aibeats.plan import Project
 from aibeats.video_io import decode_audio, probe
 
-from workflow import demo_config, planned_jobs, run_module, run_ok
+from workflow import and_review_page, demo_config, planned_jobs, run_module, run_ok
 
 pytestmark = pytest.mark.slow
 SCHEMA = Path(__file__).resolve().parent.parent / "schemas" / "config.schema.yaml"
@@ -78,7 +78,7 @@ def test_inspect_shows_the_mix_recipe(demo_run):
 def test_a_mix_height_upscales_and_reencodes_only_the_mix(demo_copy):
     (demo_copy / "tall.yaml").write_text(yaml.safe_dump({"mix": {"height": 128}}))
     args = ("--configfile", "profiles/demo/demo-config.yaml", "tall.yaml")
-    assert planned_jobs(demo_copy, *args) == {("mix_clips", "mix.mp4")}
+    assert planned_jobs(demo_copy, *args) == and_review_page({("mix_clips", "mix.mp4")})
     run_ok(demo_copy, *args)
     mix, clip = probe(demo_copy / DEMO.output("mix", 1)), probe(demo_copy / DEMO.output("audio_clip", 1))
     assert (mix.width, mix.height) == (2 * clip.width, 128)

@@ -2,12 +2,12 @@
 
 import pytest
 
-from aibeats.pipeline import STAGES, TINY_MODEL_RULE
+from aibeats.pipeline import REVIEW_RULE, STAGES, TINY_MODEL_RULE
 
 from workflow import copy_workflow, parse_dry_run, snakemake
 
 GPU_RULES = {stage.rule for stage in STAGES.values() if stage.needs_gpu}
-CPU_RULES = {stage.rule for stage in STAGES.values() if not stage.needs_gpu} | {TINY_MODEL_RULE}
+CPU_RULES = {stage.rule for stage in STAGES.values() if not stage.needs_gpu} | {TINY_MODEL_RULE, REVIEW_RULE}
 
 
 def resources_by_rule(workdir, profile: str) -> dict[str, dict[str, str]]:

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from aibeats.pipeline import STAGES, TINY_MODEL_RULE
+from aibeats.pipeline import REVIEW_RULE, STAGES, TINY_MODEL_RULE
 from aibeats.provenance import read_recipe
 
 from slurm.local_cluster import PARTITION, LocalSlurmCluster, missing_binaries
@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parent.parent
 SLURM_PROFILE = REPO / "profiles" / "slurm" / "config.yaml"
 TOY_WORKFLOW = Path(__file__).parent / "slurm" / "toy" / "Snakefile"
 GPU_RULES = {stage.rule for stage in STAGES.values() if stage.needs_gpu}
-CPU_RULES = {stage.rule for stage in STAGES.values() if not stage.needs_gpu} | {TINY_MODEL_RULE}
+CPU_RULES = {stage.rule for stage in STAGES.values() if not stage.needs_gpu} | {TINY_MODEL_RULE, REVIEW_RULE}
 # Jobs here import torch and load tiny models: well under this, and two fit side by side on the node.
 LOCAL_JOB_MEM_MB = 2000
 

@@ -20,6 +20,9 @@ pytestmark = pytest.mark.slow
 # The last release before attempts were settled once per run (issue 8) and stages were declared in one place:
 # `git archive --format=tar.gz f35a8f0 Snakefile config.yaml rules scripts schemas envs profiles aibeats`.
 PREVIOUS_RELEASE = Path(__file__).parent / "fixtures" / "release-f35a8f0.tar.gz"
+# The release with the mix (issue 10 but its cuts on the beat), before the review page (issue 11): the same
+# `git archive` of f4f9814.
+MIX_RELEASE = Path(__file__).parent / "fixtures" / "release-f4f9814.tar.gz"
 
 
 def checkout(release: Path, destination: Path) -> Path:
@@ -43,13 +46,16 @@ def upgrade(workdir: Path) -> None:
         path = workdir / name
         if path.is_dir():
             subprocess.run(["rm", "-rf", str(path)], check=True)
-        else:
+        elif path.exists():  # a folder this release added is not there
             path.unlink()
     copy_workflow(workdir)
 
 
-# What this release adds to a finished project: the mix and its chapters and thumbnail.
-NEW_FILES = {("mix_clips", "mix.mp4"), ("write_chapters", "chapters.txt"), ("make_thumbnail", "thumbnail.png")}
+# What the review page adds to a finished project: the page, and its copy for Snakemake's report.
+REVIEW_PAGE = {("write_review_page", "review.html"), ("write_review_page", "review")}
+# What this release adds to a project of f35a8f0: the mix and its chapters and thumbnail, and the review page.
+NEW_FILES = {("mix_clips", "mix.mp4"), ("write_chapters", "chapters.txt"), ("make_thumbnail", "thumbnail.png")
+             } | REVIEW_PAGE
 # Clips are now set to a loudness (audio_clip.loudness_lufs): at the default, they are remade once.
 LOUDER_CLIPS = {("assemble_clip", "clip_1.mp4"), ("assemble_clip", "clip_2.mp4")}
 
@@ -90,3 +96,14 @@ def test_this_release_makes_the_same_tracks_images_and_animations_as_the_previou
         return file_hashes(workdir, GENERATED[:3])
 
     assert made_by_models(demo_run) == made_by_models(previous_demo)
+
+
+def test_a_project_made_by_the_release_with_the_mix_only_gains_its_review_page(tmp_path):
+    previous = checkout(MIX_RELEASE, tmp_path / "previous")
+    run_ok(previous)
+    made_before = file_hashes(previous)
+    workdir = upgraded_copy(previous, tmp_path / "repo")
+    assert planned_jobs(workdir) == REVIEW_PAGE
+    run_ok(workdir)
+    assert file_hashes(workdir) == made_before
+    assert planned_jobs(workdir) == set()

@@ -5,13 +5,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from aibeats.animation import animation_frame_count
 from aibeats.audio import read_wav
 from aibeats.config import validate_config
+from aibeats.items import animation_frame_count
 from aibeats.plan import Project
 from aibeats.video_io import probe
 
-from workflow import copy_workflow, demo_config, planned_jobs, snakemake
+from workflow import and_review_page, copy_workflow, demo_config, planned_jobs, snakemake
 
 pytestmark = pytest.mark.slow
 SCHEMA = Path(__file__).resolve().parent.parent / "schemas" / "config.schema.yaml"
@@ -92,7 +92,7 @@ def test_deleting_an_image_plans_exactly_it_its_animation_the_clips_that_use_it_
     assert users
     expected = {("generate_image", "img_3.png"), ("animate_image", "anim_3.mp4")}
     expected |= {("assemble_clip", clip) for clip in users} | {("mix_clips", "mix.mp4")}
-    assert planned_jobs(demo_copy) == expected
+    assert planned_jobs(demo_copy) == and_review_page(expected)
 
 
 def test_a_finished_demo_has_nothing_left_to_do(demo_copy):

@@ -77,6 +77,15 @@ def run_ok(workdir: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 
+# The review page and its copy for the report: remade whenever any output is (it shows them all).
+REVIEW_JOBS = {("write_review_page", "review.html"), ("write_review_page", "review")}
+
+
+def and_review_page(jobs: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    """The jobs, and the review page's when there are any."""
+    return jobs | REVIEW_JOBS if jobs else jobs
+
+
 def planned_jobs(workdir: Path, *args: str) -> set[tuple[str, str]]:
     """(rule, output file name) of each job a dry run plans; target rules without outputs are left out."""
     result = run_ok(workdir, "--dry-run", *args)
