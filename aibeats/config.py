@@ -130,6 +130,33 @@ def _check_relations(config: dict) -> None:
             f"({music['initial_music_tokens']}) makes; lower both to make shorter tracks")
 
 
+# A preview (config `preview: true`, set by profiles/preview) checks the prompts quickly: images and animations
+# at most this many pixels on their long side, music at most this many seconds.
+PREVIEW_MAX_SIDE = 512
+PREVIEW_MUSIC_SECONDS = 10
+
+
+def preview_of(config: dict) -> dict:
+    """The config of a quick pass over the same prompts, into a project folder of its own ({name}-preview) so
+    that it never touches the real outputs: one image step at a small size, camera moves instead of Stable
+    Video Diffusion, short music. Sizes and lengths are only ever lowered, never raised."""
+    preview = copy.deepcopy(config)
+    preview["project_name"] = f"{config['project_name']}-preview"
+    image, video, music = preview["image"], preview["video"], preview["music"]
+    scale = min(1.0, PREVIEW_MAX_SIDE / max(image["height"], image["width"]))
+    image["height"], image["width"] = (max(64, int(image[side] * scale) // 8 * 8) for side in ("height", "width"))
+    image["inference_steps"] = 1
+    video["backend"] = "kenburns"
+    video["max_side"] = min(video["max_side"], PREVIEW_MAX_SIDE)
+    music["music_duration"] = min(music["music_duration"], PREVIEW_MUSIC_SECONDS)
+    # the initial track must fit in the shorter music (MusicGen makes 50 tokens a second)
+    while initial_track_seconds(music["initial_music_tokens"]) > music["music_duration"]:
+        music["initial_music_tokens"] //= 2
+    clip_seconds = music["music_duration"] * preview["audio_clip"]["n_music_loops"]
+    preview["mix"]["crossfade_duration"] = min(preview["mix"]["crossfade_duration"], clip_seconds / 4)
+    return preview
+
+
 def validate_config(config: dict, schema_path: str | Path) -> dict:
     """Return a validated copy of config with every default filled in; raise ConfigError on the first problem."""
     filled = copy.deepcopy(dict(config))
@@ -137,6 +164,8 @@ def validate_config(config: dict, schema_path: str | Path) -> dict:
     errors = sorted(validator.iter_errors(filled), key=lambda e: (list(e.absolute_path), e.validator))
     if errors:
         raise ConfigError("\n".join(_describe(e) for e in errors))
+    if filled["preview"]:
+        filled = preview_of(filled)
     _check_relations(filled)
     _check_model_folders(filled)
     return filled

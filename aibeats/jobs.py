@@ -54,7 +54,7 @@ def run_stage_job(snakemake, stage: str) -> None:
 
     def make() -> None:
         record_started(params.history, item_of(output), recipe.attempt)
-        if declared.family is None:
+        if not declared.uses_model(snakemake.config):
             from aibeats.stages import maker_of
 
             maker_of(stage)(None, recipe, inputs, Path(output), Path(params.history))

@@ -52,7 +52,12 @@ class Stage:
 
     @property
     def needs_gpu(self) -> bool:
+        """Whether its jobs load a model, and so take a GPU (unless the config makes them model-free)."""
         return self.family is not None
+
+    def uses_model(self, config: dict) -> bool:
+        """Whether this config's items load a model: not animations with video.backend kenburns."""
+        return self.needs_gpu and not self.recipe.model_free(config[self.config_section])
 
     @property
     def wildcard(self) -> str | None:

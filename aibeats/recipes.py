@@ -67,6 +67,12 @@ class Recipe:
         return [*own, "seed", "attempt"]
 
     @classmethod
+    def model_free(cls, section: dict) -> bool:
+        """Whether the items this config section asks for are made without a model (so without a GPU or a
+        worker), though the stage has one."""
+        return False
+
+    @classmethod
     def from_section(cls, section: dict, seed: int, attempt: int, **computed: Any) -> dict[str, Any]:
         """The recipe's values: each setting named like a key of its config section is that key's value, the
         others are computed. Only declared settings are taken, so a new config key joins no recipe by itself."""
@@ -120,6 +126,8 @@ class ImageRecipe(PromptedRecipe):
 class VideoRecipe(Recipe):
     """A Stable Video Diffusion animation of an image, continued and looped."""
 
+    # Not a setting: animations were made by SVD before there was a choice, and their recipes stay as they were.
+    backend: ClassVar[str] = "svd"
     model_id: str
     n_continuations: int
     loop_video: bool
@@ -134,18 +142,44 @@ class VideoRecipe(Recipe):
     key_order: tuple[str, ...] = field(default=(), compare=False, repr=False, metadata={"bookkeeping": True})
 
     @classmethod
-    def build(cls, project: "Project", j: int, seed: int, attempt: int) -> "VideoRecipe":
+    def build(cls, project: "Project", j: int, seed: int, attempt: int) -> "VideoRecipe | KenBurnsRecipe":
+        if cls.model_free(project.config["video"]):
+            return KenBurnsRecipe.build(project, j, seed, attempt)
         values = cls.from_section(project.config["video"], seed, attempt)
         settings_in_config_order = [key for key in project.config["video"] if key in values]
         return cls(**values, key_order=(*settings_in_config_order, "seed", "attempt"))
 
     @classmethod
-    def from_params(cls, params: dict) -> "VideoRecipe":
+    def model_free(cls, section: dict) -> bool:
+        return section["backend"] == KenBurnsRecipe.BACKEND
+
+    @classmethod
+    def from_params(cls, params: dict) -> "VideoRecipe | KenBurnsRecipe":
+        if params.get("backend") == KenBurnsRecipe.BACKEND:
+            return KenBurnsRecipe(**params)
         return cls(**params, key_order=tuple(params))
 
     def as_params(self) -> dict[str, Any]:
         order = self.key_order or self.settings()
         return {key: getattr(self, key) for key in order}
+
+
+@dataclass(frozen=True)
+class KenBurnsRecipe(Recipe):
+    """An animation without a model (video.backend kenburns): a seeded camera move over the image, as many
+    frames, of the same size, as an SVD animation with the same settings."""
+
+    BACKEND: ClassVar[str] = "kenburns"
+    section: ClassVar[str] = "video"
+    # First, so that the recipe says which kind of animation it is (and the params tell the two apart).
+    backend: str
+    n_continuations: int
+    loop_video: bool
+    video_fps: int
+    num_frames: int
+    max_side: int
+    kenburns_zoom: list[float]
+    kenburns_pan: float
 
 
 @dataclass(frozen=True)

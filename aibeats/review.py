@@ -102,6 +102,8 @@ def _facts(recipe: dict, path: Path) -> list[tuple[str, str]]:
         facts.append(("prompt", recipe["prompt"]))
     if "model_id" in recipe:
         facts.append(("model", recipe["model_id"]))
+    if "backend" in recipe:
+        facts.append(("made by", "a camera move over the image (kenburns)"))
     facts.append(("seed", f"{recipe.get('seed', '?')}, attempt {recipe.get('attempt', '?')}"))
     if "width" in recipe and "height" in recipe:
         facts.append(("size", f"{recipe['width']}x{recipe['height']}"))

@@ -18,6 +18,7 @@ from aibeats.recipes import (
     ChaptersRecipe,
     ClipRecipe,
     ImageRecipe,
+    KenBurnsRecipe,
     MixRecipe,
     ThumbnailRecipe,
     TrackExtRecipe,
@@ -93,15 +94,25 @@ def make_image(model, recipe: ImageRecipe, inputs: dict, output: Path, history_d
     _finish(history_dir, output, recipe)
 
 
-def make_animation(model, recipe: VideoRecipe, inputs: dict, output: Path, history_dir: Path) -> None:
+def make_animation(model, recipe: VideoRecipe | KenBurnsRecipe, inputs: dict, output: Path,
+                   history_dir: Path) -> None:
+    """An animation of the image: by Stable Video Diffusion, or a camera move over it (no model)."""
     from aibeats import animation, video_io
 
     image = _open_image(inputs["image"])
-    frames = animation.animate_image(
-        model, image, max_side=recipe.max_side, num_frames=recipe.num_frames, n_continuations=recipe.n_continuations,
-        loop_video=recipe.loop_video, fps=recipe.video_fps, decode_chunk_size=recipe.decode_chunk_size,
-        motion_bucket_id=recipe.motion_bucket_id, noise_aug_strength=recipe.noise_aug_strength,
-        inference_steps=recipe.inference_steps, seed=recipe.seed)
+    if recipe.backend == KenBurnsRecipe.BACKEND:
+        from aibeats.kenburns import kenburns_frames
+
+        frames = kenburns_frames(image, max_side=recipe.max_side, num_frames=recipe.num_frames,
+                                 n_continuations=recipe.n_continuations, loop_video=recipe.loop_video,
+                                 seed=recipe.seed, zoom_range=tuple(sorted(recipe.kenburns_zoom)),
+                                 pan=recipe.kenburns_pan)
+    else:
+        frames = animation.animate_image(
+            model, image, max_side=recipe.max_side, num_frames=recipe.num_frames,
+            n_continuations=recipe.n_continuations, loop_video=recipe.loop_video, fps=recipe.video_fps,
+            decode_chunk_size=recipe.decode_chunk_size, motion_bucket_id=recipe.motion_bucket_id,
+            noise_aug_strength=recipe.noise_aug_strength, inference_steps=recipe.inference_steps, seed=recipe.seed)
     video_io.write_animation(frames, output, recipe.video_fps,
                              make_recipe("video", source=str(inputs["image"]), **recipe.as_params()))
     _finish(history_dir, output, recipe)

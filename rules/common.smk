@@ -59,8 +59,8 @@ def targets_of(stage):
 
 
 def gpus_of(stage):
-    """One GPU for a stage with a model; profiles/default limits all of them to gpu=1 at a time."""
-    return 1 if STAGES[stage].needs_gpu else 0
+    """One GPU for a stage whose items load a model; profiles/default limits all of them to gpu=1 at a time."""
+    return 1 if STAGES[stage].uses_model(config) else 0
 
 
 def env_of(stage):
@@ -70,7 +70,7 @@ def env_of(stage):
 def tiny_model(stage):
     """The demo's tiny models are built by a rule of this workflow; other models load from the hub or disk."""
     model_id = config[STAGES[stage].config_section]["model_id"]
-    return [model_id] if model_id.startswith(TINY_MODELS_DIR) else []
+    return [model_id] if STAGES[stage].uses_model(config) and model_id.startswith(TINY_MODELS_DIR) else []
 
 
 def recipe(stage):

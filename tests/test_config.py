@@ -6,6 +6,7 @@ import pytest
 import yaml
 
 from aibeats.config import validate_config
+from aibeats.continuation import initial_track_seconds
 from aibeats.errors import ConfigError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -116,3 +117,18 @@ def test_hub_ids_and_existing_folders_are_accepted(tmp_path):
     config = validate_config({"image": {"model_id": str(tmp_path / "my-sdxl")}, "video": {"model_id": "owner/svd"},
                               "music": {"model_id": "models/tiny/musicgen"}}, SCHEMA)
     assert config["image"]["model_id"] == str(tmp_path / "my-sdxl")
+
+
+def test_a_preview_lowers_sizes_steps_and_length_into_a_project_of_its_own():
+    config = validate_config({"preview": True, "project_name": "lofi"}, SCHEMA)
+    assert config["project_name"] == "lofi-preview"
+    assert (config["image"]["height"], config["image"]["width"], config["image"]["inference_steps"]) == (288, 512, 1)
+    assert (config["video"]["backend"], config["video"]["max_side"]) == ("kenburns", 512)
+    assert config["music"]["music_duration"] == 10
+    assert initial_track_seconds(config["music"]["initial_music_tokens"]) <= 10
+    assert config["mix"]["crossfade_duration"] <= 10 / 4
+    # never raised: a small config stays as small
+    small = validate_config({"preview": True, "image": {"height": 64, "width": 128}, "music": {
+        "music_duration": 5, "initial_music_tokens": 103}, "video": {"max_side": 128}}, SCHEMA)
+    assert (small["image"]["height"], small["image"]["width"], small["video"]["max_side"]) == (64, 128, 128)
+    assert small["music"]["music_duration"] == 5

@@ -10,9 +10,9 @@ GPU_RULES = {stage.rule for stage in STAGES.values() if stage.needs_gpu}
 CPU_RULES = {stage.rule for stage in STAGES.values() if not stage.needs_gpu} | {TINY_MODEL_RULE, REVIEW_RULE}
 
 
-def resources_by_rule(workdir, profile: str) -> dict[str, dict[str, str]]:
+def resources_by_rule(workdir, profile: str, *configfiles: str) -> dict[str, dict[str, str]]:
     result = snakemake(workdir, "--dry-run", "--profile", profile, "--configfile", "profiles/demo/demo-config.yaml",
-                       timeout=120)
+                       *configfiles, timeout=120)
     assert result.returncode == 0, result.stderr
     by_rule: dict[str, dict[str, str]] = {}
     for job in parse_dry_run(result.stdout + result.stderr):
@@ -50,3 +50,24 @@ def test_slurm_profile_asks_no_gpu_for_cpu_rules(workdir):
     for rule in CPU_RULES:
         assert resources[rule].get("gpu", "0") == "0", rule
     assert resources["assemble_clip"]["cpus_per_task"] == "2"
+
+
+@pytest.mark.parametrize("profile", ["profiles/demo", "profiles/slurm"])
+def test_camera_moves_ask_for_no_gpu_and_no_model(workdir, profile):
+    (workdir / "kenburns.yaml").write_text("video:\n  backend: kenburns\n")
+    resources = resources_by_rule(workdir, profile, "kenburns.yaml")
+    assert resources["animate_image"].get("gpu", "0") == "0"
+    assert resources["generate_image"]["gpu"] == "1"
+    result = snakemake(workdir, "--dry-run", "--configfile", "profiles/demo/demo-config.yaml", "kenburns.yaml")
+    # the tiny SVD is not even built
+    assert "models/tiny/svd" not in result.stdout and "models/tiny/sdxl" in result.stdout
+
+
+def test_the_preview_profile_writes_a_project_of_its_own_quickly(workdir):
+    result = snakemake(workdir, "--dry-run", "--profile", "profiles/preview", "--configfile",
+                       "profiles/demo/demo-config.yaml", timeout=120)
+    assert result.returncode == 0, result.stderr
+    jobs = parse_dry_run(result.stdout + result.stderr)
+    outputs = [output for job in jobs if job.rule != TINY_MODEL_RULE for output in job.outputs]
+    assert outputs and all(output.startswith("results/demo-preview/") for output in outputs)
+    assert {job.resources.get("gpu") for job in jobs if job.rule == "animate_image"} == {"0"}

@@ -20,6 +20,8 @@ SCHEMA = Path(__file__).resolve().parent.parent / "schemas" / "config.schema.yam
 DEMO = Project(validate_config(demo_config(), SCHEMA))
 ON_BEATS = Project(validate_config(
     {**demo_config(), "audio_clip": {**demo_config()["audio_clip"], "cut_on_beats": True}}, SCHEMA))
+KENBURNS = Project(validate_config(
+    {**demo_config(), "video": {**demo_config()["video"], "backend": "kenburns"}}, SCHEMA))
 IN_PROCESS = {"enabled": False, "idle_timeout": 60, "start_timeout": 600, "models_fit_together": False}
 
 
@@ -43,7 +45,8 @@ def inputs_of(stage: str, project: Project = DEMO) -> dict:
             "mix": {"clips": DEMO.outputs("audio_clip")}, "chapters": {}, "thumbnail": {"image": DEMO.image(1)}}[stage]
 
 
-CASES = {**{stage: (stage, DEMO) for stage in STAGES}, "audio_clip cut on beats": ("audio_clip", ON_BEATS)}
+CASES = {**{stage: (stage, DEMO) for stage in STAGES}, "audio_clip cut on beats": ("audio_clip", ON_BEATS),
+         "video kenburns": ("video", KENBURNS)}
 
 
 @pytest.mark.parametrize("case", list(CASES))
@@ -52,7 +55,7 @@ def test_each_stage_reads_every_setting_of_its_recipe(demo_copy, monkeypatch, tm
     monkeypatch.chdir(demo_copy)  # the demo's model ids and inputs are relative to its folder
     recipe = ReadRecorder(project.recipe(stage, 1, 0))
     output = tmp_path / Path(STAGES[stage].file(1)).name
-    if STAGES[stage].family is None:
+    if not STAGES[stage].uses_model(project.config):
         maker_of(stage)(None, recipe, inputs_of(stage, project), output, tmp_path / "history")
     else:
         generate(stage, recipe, inputs_of(stage, project), output, tmp_path / "history", device="cpu",
