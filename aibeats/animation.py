@@ -20,11 +20,12 @@ def loop_frames(frames: list) -> list:
     return list(frames) + list(frames[-2:0:-1])
 
 
-def load_video_pipeline(model_id: str, device: str):
+def load_video_pipeline(model_id: str, device: str, precision: str = "auto"):
     """The image-to-video pipeline of a hub id or a local folder, on the device (already resolved)."""
     from diffusers import StableVideoDiffusionPipeline
 
-    pipe = StableVideoDiffusionPipeline.from_pretrained(model_id, **pretrained_options(model_id, device)).to(device)
+    options = pretrained_options(model_id, device, precision)
+    pipe = StableVideoDiffusionPipeline.from_pretrained(model_id, **options).to(device)
     pipe.set_progress_bar_config(disable=True)
     return pipe
 

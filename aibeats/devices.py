@@ -68,8 +68,18 @@ def _gpu_visible(gpu_platform: str | None) -> bool:
     return (NVIDIA_GPUS.is_dir() and any(NVIDIA_GPUS.iterdir())) or NVIDIA_DEVICE.exists()
 
 
-def dtype_for(device: str) -> "torch.dtype":
-    """Half precision where the device computes it fast; CPUs are slower in fp16, so they keep fp32."""
+# A model's precision (config `precision` of music, image and video): auto, or one named dtype.
+PRECISIONS = ("auto", "fp16", "bf16", "fp32")
+
+
+def dtype_for(device: str, precision: str = "auto") -> "torch.dtype":
+    """The dtype of a model: the precision named, or with auto half precision where the device computes it
+    fast; CPUs are slower in fp16, so they keep fp32. bf16 is there for models and cards where fp16 overflows
+    (NaN or black frames): the same range as fp32, in half the memory."""
     import torch
 
-    return torch.float32 if device == "cpu" else torch.float16
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision {precision!r}: expected one of {', '.join(PRECISIONS)}")
+    if precision == "auto":
+        return torch.float32 if device == "cpu" else torch.float16
+    return {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}[precision]

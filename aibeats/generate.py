@@ -17,6 +17,8 @@ def generate(stage: str, recipe: Recipe, inputs: dict, output: str | Path, histo
     makes the item. Both paths run the same maker, so the files are identical.
     """
     family = STAGES[stage].family  # both music stages share one MusicGen model, and so one worker
+    # None: auto, the precision of files made before the setting existed
+    precision = recipe.precision or "auto"
     if workers["enabled"]:
         from aibeats.workers import request_item
 
@@ -24,7 +26,7 @@ def generate(stage: str, recipe: Recipe, inputs: dict, output: str | Path, histo
         # the files' recipes, which must not depend on where the project folder lies.
         request = {"stage": stage, "recipe": recipe.as_params(), "inputs": {k: str(v) for k, v in inputs.items()},
                    "output": str(output), "history": str(history_dir), "workdir": os.getcwd()}
-        log = request_item(family, recipe.model_id, device, request, Path(workers_dir), workers)
+        log = request_item(family, recipe.model_id, device, request, Path(workers_dir), workers, precision)
         print(f"made by the {family} worker; its log: {log}")
         return
 
@@ -32,5 +34,5 @@ def generate(stage: str, recipe: Recipe, inputs: dict, output: str | Path, histo
     from aibeats.model_errors import load_model_or_explain
     from aibeats.stages import MAKERS
 
-    model = load_model_or_explain(family, recipe.model_id, resolve_device(device))
+    model = load_model_or_explain(family, recipe.model_id, resolve_device(device), precision)
     MAKERS[stage](model, recipe, inputs, Path(output), Path(history_dir))

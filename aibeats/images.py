@@ -3,11 +3,12 @@
 from aibeats.pretrained import generator_for, pretrained_options
 
 
-def load_image_pipeline(model_id: str, device: str):
+def load_image_pipeline(model_id: str, device: str, precision: str = "auto"):
     """The text-to-image pipeline of a hub id or a local folder, on the device (already resolved)."""
     from diffusers import AutoPipelineForText2Image
 
-    pipe = AutoPipelineForText2Image.from_pretrained(model_id, **pretrained_options(model_id, device)).to(device)
+    options = pretrained_options(model_id, device, precision)
+    pipe = AutoPipelineForText2Image.from_pretrained(model_id, **options).to(device)
     pipe.set_progress_bar_config(disable=True)
     return pipe
 

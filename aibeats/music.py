@@ -36,13 +36,13 @@ class MusicModel:
         return self.model.config.decoder.num_codebooks - 1
 
 
-def load_music_model(model_id: str, device: str) -> MusicModel:
+def load_music_model(model_id: str, device: str, precision: str = "auto") -> MusicModel:
     """Load a MusicGen model (hub id or local folder) on a resolved device: cpu, cuda or mps."""
     processor = AutoProcessor.from_pretrained(model_id)
-    model = MusicgenForConditionalGeneration.from_pretrained(model_id, dtype=dtype_for(device))
-    # The language model runs in half precision on a GPU, but EnCodec stays in fp32, as audiocraft (MusicGen's
-    # reference code) keeps its compression model outside fp16 autocast: the codec is a small share of the
-    # weights and of the time, and its output is the audio itself.
+    model = MusicgenForConditionalGeneration.from_pretrained(model_id, dtype=dtype_for(device, precision))
+    # The language model runs in half precision on a GPU (or in the precision asked for), but EnCodec stays in
+    # fp32, as audiocraft (MusicGen's reference code) keeps its compression model outside fp16 autocast: the
+    # codec is a small share of the weights and of the time, and its output is the audio itself.
     model.audio_encoder.to(torch.float32)
     model.to(device).eval()
     audio_encoder = model.config.audio_encoder

@@ -11,8 +11,9 @@ def _has_fp16_files(model_id: str) -> bool:
     return any(".fp16." in path.name for path in folder.rglob("*"))
 
 
-def pretrained_options(model_id: str, device: str) -> dict:
-    """dtype for the device, and the fp16 weight files where they exist (half the download and memory).
+def pretrained_options(model_id: str, device: str, precision: str = "auto") -> dict:
+    """dtype for the device and precision, and the fp16 weight files where they exist and fp16 is the dtype
+    (half the download and memory); bf16 is cast from the full-precision files, which keep fp32's range.
 
     Asking a folder without fp16 files for that variant raises, so it is only asked where the files are.
     """
@@ -21,7 +22,7 @@ def pretrained_options(model_id: str, device: str) -> dict:
 
     from aibeats.devices import dtype_for
 
-    dtype = dtype_for(device)
+    dtype = dtype_for(device, precision)
     options = {"dtype": dtype}
     if dtype == torch.float16 and _has_fp16_files(model_id):
         options["variant"] = "fp16"

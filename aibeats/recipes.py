@@ -77,6 +77,9 @@ class Recipe:
         """The recipe's values: each setting named like a key of its config section is that key's value, the
         others are computed. Only declared settings are taken, so a new config key joins no recipe by itself."""
         taken = {name: section[name] for name in cls.settings() if name in section and name not in computed}
+        if taken.get("precision") == "auto":
+            # today's default and the precision of every file made before the key existed: left out
+            taken["precision"] = None
         return {**taken, **computed, "seed": seed, "attempt": attempt}
 
 
@@ -94,6 +97,8 @@ class TrackRecipe(PromptedRecipe):
 
     section: ClassVar[str] = "music"
     initial_music_tokens: int
+    # The model's dtype (config `precision`); None: auto, as before the setting existed, so left out of params.
+    precision: str | None = None
 
 
 @dataclass(frozen=True)
@@ -104,6 +109,8 @@ class TrackExtRecipe(PromptedRecipe):
     music_duration: float
     max_continuation_duration: float
     prompt_music_duration: float
+    # The model's dtype (config `precision`); None: auto, as before the setting existed, so left out of params.
+    precision: str | None = None
 
 
 @dataclass(frozen=True)
@@ -113,6 +120,8 @@ class ImageRecipe(PromptedRecipe):
     inference_steps: int
     height: int
     width: int
+    # The model's dtype (config `precision`); None: auto, as before the setting existed, so left out of params.
+    precision: str | None = None
 
     @classmethod
     def build(cls, project: "Project", j: int, seed: int, attempt: int) -> "ImageRecipe":
@@ -138,6 +147,7 @@ class VideoRecipe(Recipe):
     num_frames: int
     inference_steps: int
     max_side: int
+    precision: str | None = None
     # The order of the settings as the config lists them: see the module docstring.
     key_order: tuple[str, ...] = field(default=(), compare=False, repr=False, metadata={"bookkeeping": True})
 
@@ -146,7 +156,8 @@ class VideoRecipe(Recipe):
         if cls.model_free(project.config["video"]):
             return KenBurnsRecipe.build(project, j, seed, attempt)
         values = cls.from_section(project.config["video"], seed, attempt)
-        settings_in_config_order = [key for key in project.config["video"] if key in values]
+        settings_in_config_order = [key for key in project.config["video"] if key in values
+                                    and not (key == "precision" and values[key] is None)]
         return cls(**values, key_order=(*settings_in_config_order, "seed", "attempt"))
 
     @classmethod

@@ -31,10 +31,10 @@ LOADERS = {"music": "aibeats.music:load_music_model", "image": "aibeats.images:l
            "video": "aibeats.animation:load_video_pipeline"}
 
 
-def load_model(family: str, model_id: str, device: str):
-    """Load a model family's model on a device (already resolved: cpu, cuda or mps)."""
+def load_model(family: str, model_id: str, device: str, precision: str = "auto"):
+    """Load a model family's model on a device (already resolved: cpu, cuda or mps) in a precision."""
     module, function = LOADERS[family].split(":")
-    return getattr(importlib.import_module(module), function)(model_id, device)
+    return getattr(importlib.import_module(module), function)(model_id, device, precision)
 
 
 def _open_image(path: Path):

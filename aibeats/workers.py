@@ -138,10 +138,13 @@ class Worker:
     model_id: str
     device: str
     workers_dir: Path
+    # The model's precision (config `precision`): one loaded in fp16 cannot make an item asked for in bf16.
+    precision: str = "auto"
 
     @property
     def name(self) -> str:
-        digest = hashlib.sha256(f"{self.family}\0{self.model_id}\0{self.device}".encode()).hexdigest()[:12]
+        digest = hashlib.sha256(f"{self.family}\0{self.model_id}\0{self.device}\0{self.precision}".encode()
+                                ).hexdigest()[:12]
         # Per SLURM job too: a worker uses the GPUs of the allocation it was started in, so two allocations on
         # one node must not share it.
         slurm_job = os.environ.get("SLURM_JOB_ID")
@@ -291,7 +294,8 @@ class _Server:
 
     def load(self):
         try:
-            return load_model_or_explain(self.worker.family, self.worker.model_id, self.worker.device)
+            return load_model_or_explain(self.worker.family, self.worker.model_id, self.worker.device,
+                                         self.worker.precision)
         except AiBeatsError as error:
             # Every job of this run would meet the same cause: they read it here rather than each starting a
             # worker that fails the same way.
@@ -404,7 +408,7 @@ def slurm_job_ended(job_id: str) -> bool:
 def _start_worker(worker: Worker, settings: dict, workflow: Workflow) -> subprocess.Popen:
     worker.log.parent.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "aibeats.workers", "--family", worker.family, "--model-id", worker.model_id,
-               "--device", worker.device, "--workers-dir", str(worker.workers_dir),
+               "--device", worker.device, "--precision", worker.precision, "--workers-dir", str(worker.workers_dir),
                "--idle-timeout", str(settings["idle_timeout"]), "--workflow-pid", str(workflow.pid),
                "--workflow-start", workflow.start or ""]
     if not settings["models_fit_together"]:
@@ -463,9 +467,10 @@ def _connection_to_worker(worker: Worker, settings: dict, workflow: Workflow) ->
             time.sleep(0.05)
 
 
-def request_item(family: str, model_id: str, device: str, request: dict, workers_dir: Path, settings: dict) -> str:
+def request_item(family: str, model_id: str, device: str, request: dict, workers_dir: Path,  # noqa: PLR0913
+                 settings: dict, precision: str = "auto") -> str:
     """Have the worker for a model make one item; returns the worker's log path (for the job's log)."""
-    worker = Worker(family, model_id, resolve_device(device), Path(workers_dir))
+    worker = Worker(family, model_id, resolve_device(device), Path(workers_dir), precision)
     workflow = Workflow.of_this_job()
     message = {"op": "make", "workflow": [workflow.pid, workflow.start], **request}
     for attempt in (1, 2):
@@ -519,13 +524,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--family", required=True)
     parser.add_argument("--model-id", required=True)
     parser.add_argument("--device", required=True, help="a resolved device: cpu, mps or cuda:N")
+    parser.add_argument("--precision", default="auto", help="auto, fp16, bf16 or fp32")
     parser.add_argument("--workers-dir", required=True, type=Path)
     parser.add_argument("--idle-timeout", required=True, type=float)
     parser.add_argument("--exclusive-device", action="store_true")
     parser.add_argument("--workflow-pid", required=True, type=int)
     parser.add_argument("--workflow-start", default="", help="its start time in /proc/PID/stat, if known")
     args = parser.parse_args(argv)
-    serve(Worker(args.family, args.model_id, args.device, args.workers_dir), args.idle_timeout, args.exclusive_device,
+    serve(Worker(args.family, args.model_id, args.device, args.workers_dir, args.precision), args.idle_timeout,
+          args.exclusive_device,
           Workflow(args.workflow_pid, args.workflow_start or None))
 
 

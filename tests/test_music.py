@@ -96,17 +96,16 @@ def test_a_track_longer_than_the_target_is_cut_to_it(music_model):
     assert _extend(music_model, long_track).shape == (round(3.5 * RATE),)
 
 
-def test_half_precision_keeps_encodec_in_fp32_and_still_makes_float32_audio(tiny_musicgen_dir, monkeypatch):
-    # No GPU here: load as on one (fp16) but on the CPU, to run the mixed-precision path end to end.
+@pytest.mark.parametrize("precision", ["fp16", "bf16"])
+def test_half_precision_keeps_encodec_in_fp32_and_still_makes_float32_audio(tiny_musicgen_dir, precision):
+    # No GPU here: the precision a GPU would use, on the CPU, to run the mixed-precision path end to end.
     import torch
 
-    from aibeats import music
+    half_model = load_music_model(str(tiny_musicgen_dir), "cpu", precision)
+    half = {"fp16": torch.float16, "bf16": torch.bfloat16}[precision]
 
-    monkeypatch.setattr(music, "dtype_for", lambda device: torch.float16)
-    half_model = load_music_model(str(tiny_musicgen_dir), "cpu")
-
-    assert half_model.model.decoder.dtype == torch.float16
-    assert half_model.model.text_encoder.dtype == torch.float16
+    assert half_model.model.decoder.dtype == half
+    assert half_model.model.text_encoder.dtype == half
     assert half_model.model.audio_encoder.dtype == torch.float32
     track = generate_track(half_model, PROMPT, 53, seed=7)
     assert track.dtype == np.float32 and track.shape == (RATE,)
