@@ -68,6 +68,17 @@ def _gpu_visible(gpu_platform: str | None) -> bool:
     return (NVIDIA_GPUS.is_dir() and any(NVIDIA_GPUS.iterdir())) or NVIDIA_DEVICE.exists()
 
 
+def use_threads(threads: int | None) -> int:
+    """Have torch compute on this many threads (the job's, as its rule declares them) rather than what the
+    environment says (a worker inherits OMP_NUM_THREADS from the job that started it); None keeps torch's
+    choice. Returns the number torch now uses."""
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+    return torch.get_num_threads()
+
+
 # A model's precision (config `precision` of music, image and video): auto, or one named dtype.
 PRECISIONS = ("auto", "fp16", "bf16", "fp32")
 

@@ -10,7 +10,7 @@ from aibeats.recipes import Recipe
 # A job's facts come from three places (its recipe and paths, the config's device, the worker settings): past
 # the item itself they are keyword-only.
 def generate(stage: str, recipe: Recipe, inputs: dict, output: str | Path, history_dir: str | Path, *,  # noqa: PLR0913
-             device: str, workers: dict, workers_dir: str | Path) -> None:
+             device: str, workers: dict, workers_dir: str | Path, threads: int | None = None) -> None:
     """Make the output of one generating stage (music, music_continuation, image or video).
 
     With workers enabled this process stays thin (no torch import): a worker that keeps the model loaded
@@ -26,13 +26,16 @@ def generate(stage: str, recipe: Recipe, inputs: dict, output: str | Path, histo
         # the files' recipes, which must not depend on where the project folder lies.
         request = {"stage": stage, "recipe": recipe.as_params(), "inputs": {k: str(v) for k, v in inputs.items()},
                    "output": str(output), "history": str(history_dir), "workdir": os.getcwd()}
-        log = request_item(family, recipe.model_id, device, request, Path(workers_dir), workers, precision)
+        # a worker computes on the threads of the job that starts it
+        log = request_item(family, recipe.model_id, device, request, Path(workers_dir), {**workers, "threads": threads},
+                           precision)
         print(f"made by the {family} worker; its log: {log}")
         return
 
-    from aibeats.devices import resolve_device
+    from aibeats.devices import resolve_device, use_threads
     from aibeats.model_errors import load_model_or_explain
     from aibeats.stages import MAKERS
 
+    use_threads(threads)
     model = load_model_or_explain(family, recipe.model_id, resolve_device(device), precision)
     MAKERS[stage](model, recipe, inputs, Path(output), Path(history_dir))

@@ -65,6 +65,6 @@ def run_stage_job(snakemake, stage: str) -> None:
         # machine, or with workers on or off, is not a change that should regenerate finished outputs.
         generate(stage, recipe, inputs, output, params.history,
                  device=snakemake.config[declared.config_section]["device"], workers=snakemake.config["workers"],
-                 workers_dir=params.workers)
+                 workers_dir=params.workers, threads=snakemake.threads)
 
     run_job(snakemake.log[0], make)

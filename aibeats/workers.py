@@ -57,7 +57,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from aibeats.atomic import atomic_path
-from aibeats.devices import resolve_device
+from aibeats.devices import resolve_device, use_threads
 from aibeats.errors import AiBeatsError, MediaError
 from aibeats.model_errors import ModelError, load_model_or_explain
 
@@ -369,11 +369,12 @@ class _Server:
             os._exit(code)
 
 
-def serve(worker: Worker, idle_timeout: float, exclusive_device: bool, workflow: Workflow) -> NoReturn:
+def serve(worker: Worker, idle_timeout: float, exclusive_device: bool, workflow: Workflow,  # noqa: PLR0913
+          threads: int | None = None) -> NoReturn:
     """Load the model, then make items until asked to stop, idle, or left behind by the workflow."""
     server = _Server(worker, idle_timeout, workflow)
     print(f"worker pid {os.getpid()}: {worker.family} model {worker.model_id} on {worker.device}, for the "
-          f"workflow's {workflow}", flush=True)
+          f"workflow's {workflow}; torch threads: {use_threads(threads)}", flush=True)
     server.watch()
     device_lock = None
     if exclusive_device and worker.device != "cpu":
@@ -411,6 +412,8 @@ def _start_worker(worker: Worker, settings: dict, workflow: Workflow) -> subproc
                "--device", worker.device, "--precision", worker.precision, "--workers-dir", str(worker.workers_dir),
                "--idle-timeout", str(settings["idle_timeout"]), "--workflow-pid", str(workflow.pid),
                "--workflow-start", workflow.start or ""]
+    if settings.get("threads"):
+        command += ["--threads", str(settings["threads"])]
     if not settings["models_fit_together"]:
         command.append("--exclusive-device")
     with open(worker.log, "a") as log_file:
@@ -528,12 +531,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers-dir", required=True, type=Path)
     parser.add_argument("--idle-timeout", required=True, type=float)
     parser.add_argument("--exclusive-device", action="store_true")
+    parser.add_argument("--threads", type=int, help="torch's threads: those the starting job's rule declares")
     parser.add_argument("--workflow-pid", required=True, type=int)
     parser.add_argument("--workflow-start", default="", help="its start time in /proc/PID/stat, if known")
     args = parser.parse_args(argv)
     serve(Worker(args.family, args.model_id, args.device, args.workers_dir, args.precision), args.idle_timeout,
-          args.exclusive_device,
-          Workflow(args.workflow_pid, args.workflow_start or None))
+          args.exclusive_device, Workflow(args.workflow_pid, args.workflow_start or None), args.threads)
 
 
 if __name__ == "__main__":

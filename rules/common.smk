@@ -63,6 +63,13 @@ def gpus_of(stage):
     return 1 if STAGES[stage].uses_model(config) else 0
 
 
+def threads_of(stage):
+    """Every core for a stage whose items load a model: its jobs run one at a time per GPU anyway, and on a
+    CPU torch computes on the threads it is given. One for the rest. On SLURM the profile sets them per rule
+    to the allocation's cpus_per_task."""
+    return workflow.cores if STAGES[stage].uses_model(config) else 1
+
+
 def env_of(stage):
     return f"../envs/{STAGES[stage].env}.yaml"
 

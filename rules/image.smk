@@ -12,6 +12,7 @@ rule generate_image:
         workers=WORKERS,
     log:
         log_of("image"),
+    threads: threads_of("image")
     resources:
         gpu=gpus_of("image"),
     conda:

@@ -12,6 +12,7 @@ rule generate_track:
         workers=WORKERS,
     log:
         log_of("music"),
+    threads: threads_of("music")
     resources:
         gpu=gpus_of("music"),
     conda:

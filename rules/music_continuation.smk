@@ -13,6 +13,7 @@ rule extend_track:
         workers=WORKERS,
     log:
         log_of("music_continuation"),
+    threads: threads_of("music_continuation")
     resources:
         gpu=gpus_of("music_continuation"),
     conda:

@@ -13,6 +13,7 @@ rule animate_image:
         workers=WORKERS,
     log:
         log_of("video"),
+    threads: threads_of("video")
     resources:
         gpu=gpus_of("video"),
     conda:

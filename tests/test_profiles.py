@@ -1,6 +1,9 @@
 """What each profile asks for per rule, read from real Snakemake dry runs of the demo."""
 
+import os
+
 import pytest
+import yaml
 
 from aibeats.pipeline import REVIEW_RULE, STAGES, TINY_MODEL_RULE
 
@@ -71,3 +74,17 @@ def test_the_preview_profile_writes_a_project_of_its_own_quickly(workdir):
     outputs = [output for job in jobs if job.rule != TINY_MODEL_RULE for output in job.outputs]
     assert outputs and all(output.startswith("results/demo-preview/") for output in outputs)
     assert {job.resources.get("gpu") for job in jobs if job.rule == "animate_image"} == {"0"}
+
+
+def test_model_rules_compute_on_every_core_they_are_given(workdir):
+    """All the workstation's cores (Snakemake caps threads at --cores); on SLURM the allocation's cpus_per_task,
+    which the profile sets (a local dry run would cap them at this machine's cores)."""
+    result = snakemake(workdir, "--dry-run", "--forceall", "--configfile", "profiles/demo/demo-config.yaml",
+                       timeout=120)
+    threads = {job.rule: job.threads for job in parse_dry_run(result.stdout + result.stderr)}
+    assert {rule: threads[rule] for rule in GPU_RULES} == dict.fromkeys(GPU_RULES, os.cpu_count())
+    assert {rule: threads[rule] for rule in CPU_RULES if rule in threads} == dict.fromkeys(
+        CPU_RULES & set(threads), 1)
+    slurm = yaml.safe_load((workdir / "profiles" / "slurm" / "config.yaml").read_text())
+    assert {rule: slurm["set-threads"][rule] for rule in GPU_RULES} == {
+        rule: slurm["set-resources"][rule]["cpus_per_task"] for rule in GPU_RULES}

@@ -67,6 +67,7 @@ def local_profile(destination: Path) -> Path:
     for resources in profile["set-resources"].values():
         resources["mem_mb"] = min(resources["mem_mb"], LOCAL_JOB_MEM_MB)
         resources["cpus_per_task"] = 1
+    profile["set-threads"] = dict.fromkeys(profile["set-threads"], 1)
     profile.update({
         "jobs": 10,
         "latency-wait": 5,

@@ -1,5 +1,7 @@
 """The offline demo end to end: every output exists with the right durations, sizes and frame counts."""
 
+import os
+import re
 from pathlib import Path
 
 import pytest
@@ -11,7 +13,7 @@ from aibeats.items import animation_frame_count
 from aibeats.plan import Project
 from aibeats.video_io import probe
 
-from workflow import and_review_page, copy_workflow, demo_config, planned_jobs, snakemake
+from workflow import and_review_page, copy_workflow, demo_config, parse_dry_run, planned_jobs, snakemake
 
 pytestmark = pytest.mark.slow
 SCHEMA = Path(__file__).resolve().parent.parent / "schemas" / "config.schema.yaml"
@@ -153,3 +155,15 @@ def test_a_corrupt_intermediate_fails_its_consumer_with_a_message_naming_it(demo
     assert "anim_2.mp4" in result.stderr
     # the workers stop after a failed run too
     assert not list((demo_copy / project.workers_dir).glob("*.sock"))
+
+
+def test_each_worker_computes_on_the_threads_its_rule_declares(demo_run):
+    """A worker takes the threads of the job that starts it (all cores here), not what it inherits."""
+    result = snakemake(demo_run, "--dry-run", "--forceall")
+    declared = {job.rule: job.threads for job in parse_dry_run(result.stdout + result.stderr)}
+    logs = sorted((demo_run / demo_project().root / "logs" / "workers").glob("*.log"))
+    assert {log.name.split("-")[0] for log in logs} == {"music", "image", "video"}
+    rule_of_family = {"music": "generate_track", "image": "generate_image", "video": "animate_image"}
+    for log in logs:
+        threads = re.search(r"torch threads: (\d+)", log.read_text())
+        assert threads and int(threads[1]) == declared[rule_of_family[log.name.split("-")[0]]] == os.cpu_count(), log

@@ -28,6 +28,7 @@ class PlannedJob:
     outputs: tuple[str, ...]
     reason: str
     resources: dict[str, str]
+    threads: int
 
 
 def parse_dry_run(text: str) -> list[PlannedJob]:
@@ -37,7 +38,8 @@ def parse_dry_run(text: str) -> list[PlannedJob]:
     def close():
         if rule and "output" in fields:
             resources = dict(item.split("=", 1) for item in fields.get("resources", "").split(", ") if "=" in item)
-            jobs.append(PlannedJob(rule, tuple(fields["output"].split(", ")), fields.get("reason", ""), resources))
+            jobs.append(PlannedJob(rule, tuple(fields["output"].split(", ")), fields.get("reason", ""), resources,
+                                   int(fields.get("threads", 1))))
 
     for line in text.splitlines():
         if header := _JOB_HEADER.match(line):
