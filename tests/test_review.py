@@ -247,18 +247,22 @@ def test_requests_without_the_token_or_outside_the_plan_are_refused(review_serve
     assert not (demo_copy / DEMO.root / "pins.yaml").exists()
 
 
-def test_a_reroll_waits_while_another_snakemake_run_holds_the_lock(review_server, demo_copy):
+def test_rerolls_wait_while_another_snakemake_run_holds_the_lock_then_run_together(review_server, demo_copy):
     locks = demo_copy / ".snakemake" / "locks"
     locks.mkdir(parents=True, exist_ok=True)
     (locks / "0.input.lock").write_text("held by another run")
-    assert review_server.post("reroll", {"item": "img_1"}, review_server.token)[0] == 202
+    for item in ("img_1", "img_3"):
+        assert review_server.post("reroll", {"item": item}, review_server.token)[0] == 202
     time.sleep(3)
     state = json.loads(review_server.get("/api/state")[1])
     assert "another Snakemake run holds" in state["message"] and state["runs_finished"] == 0
-    assert (demo_copy / DEMO.image(1)).exists()
+    assert (demo_copy / DEMO.image(1)).exists() and (demo_copy / DEMO.image(3)).exists()
     (locks / "0.input.lock").unlink()
-    assert review_server.wait_for_runs(1)["message"] == "Re-rolled img_1."
-    assert read_recipe(demo_copy / DEMO.image(1))["attempt"] == 1
+    # both in one run
+    assert review_server.wait_for_runs(1)["message"] == "Re-rolled img_1, img_3."
+    assert [read_recipe(demo_copy / DEMO.image(j))["attempt"] for j in (1, 2, 3, 4)] == [1, 0, 1, 0]
+    time.sleep(2)
+    assert json.loads(review_server.get("/api/state")[1])["runs_finished"] == 1
 
 
 def test_snakemakes_report_has_each_stage_with_its_recipes_and_the_review_page_with_its_files(demo_copy):
