@@ -43,7 +43,7 @@ def run_stage_job(snakemake, stage: str) -> None:
 
     The regeneration is marked as under way first, so that a failed or killed job keeps its attempt.
     """
-    from aibeats.history import item_of, record_started
+    from aibeats.history import item_of, record_attempt, record_started
     from aibeats.pipeline import STAGES
 
     declared = STAGES[stage]
@@ -54,6 +54,15 @@ def run_stage_job(snakemake, stage: str) -> None:
 
     def make() -> None:
         record_started(params.history, item_of(output), recipe.attempt)
+        store, key = _store_of(snakemake, stage, recipe, inputs)
+        if store.restore(key, Path(output), recipe.as_params()):
+            record_attempt(params.history, item_of(output), recipe.attempt, recipe.seed)
+            print(f"restored {output} from the store: the same recipe and inputs made it before")
+            return
+        make_item()
+        store.keep(key, Path(output))
+
+    def make_item() -> None:
         if not declared.uses_model(snakemake.config):
             from aibeats.stages import maker_of
 
@@ -68,3 +77,13 @@ def run_stage_job(snakemake, stage: str) -> None:
                  workers_dir=params.workers, threads=snakemake.threads)
 
     run_job(snakemake.log[0], make)
+
+
+def _store_of(snakemake, stage: str, recipe, inputs: dict):
+    """The project's store of variants (aibeats.store) and this job's key in it."""
+    from aibeats.provenance import library_versions
+    from aibeats.store import Store, store_key
+
+    root = Path(snakemake.params.history).parent
+    limit = round(snakemake.config["workers"]["store_gb"] * 1e9)
+    return Store(root / ".store", limit), store_key(stage, recipe.as_params(), inputs, library_versions())

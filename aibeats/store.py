@@ -1,0 +1,94 @@
+"""Every variant a project made, kept by what made it, so that undoing an edit restores files instead of
+regenerating them.
+
+`{project}/.store/` holds a hard link to each generated file (no extra space while the file itself exists),
+named by a key over everything that determines the file: its stage, its recipe (settings, seed, attempt), the
+content of its inputs and the library versions. Undo a config edit, or pin an earlier attempt back, and the
+jobs Snakemake plans find their files here. An entry is served only if the recipe stored inside it matches the
+job's exactly; one that is unreadable or does not match is dropped. The store keeps at most `workers.store_gb`;
+the least recently used entries go first (restoring one counts as a use).
+"""
+
+import hashlib
+import json
+import os
+from contextlib import suppress
+from pathlib import Path
+
+from aibeats.atomic import atomic_path
+from aibeats.errors import AiBeatsError
+
+# Files that carry their recipe inside, so that an entry can be checked before it is served.
+_CHECKABLE = (".wav", ".png", ".mp4")
+# Settings a job may decide itself from its inputs (a clip's cuts on the beat, the mix's cut points): planned as
+# a placeholder, stored as made. They need no comparison: the key holds the plan and the inputs' content.
+_DECIDED_BY_THE_JOB = {"animations", "clips"}
+
+
+def _file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def store_key(stage: str, recipe: dict, inputs: dict, versions: dict) -> str:
+    """What determines a file: its stage, its recipe, its inputs' content and the library versions."""
+    files = {name: [_file_digest(Path(path)) for path in (paths if isinstance(paths, list) else [paths])]
+             for name, paths in sorted(inputs.items())}
+    material = json.dumps({"stage": stage, "recipe": recipe, "inputs": files, "versions": versions}, sort_keys=True)
+    return hashlib.sha256(material.encode()).hexdigest()
+
+
+class Store:
+    def __init__(self, folder: Path, limit_bytes: int):
+        self.folder, self.limit_bytes = Path(folder), limit_bytes
+
+    def _entry(self, key: str, output: Path) -> Path:
+        return self.folder / f"{key}{Path(output).suffix}"
+
+    def restore(self, key: str, output: Path, recipe: dict) -> bool:
+        """Put the stored file for key at output (atomically) if there is one whose recipe is the job's."""
+        from aibeats.provenance import read_recipe
+
+        entry = self._entry(key, output)
+        if entry.suffix not in _CHECKABLE or not entry.is_file():
+            return False
+        try:
+            stored = read_recipe(entry)
+            matches = all(stored.get(name) == value for name, value in recipe.items()
+                          if name not in _DECIDED_BY_THE_JOB)
+        except (AiBeatsError, OSError, ValueError):
+            matches = False
+        if not matches:
+            print(f"dropped {entry} from the store: its recipe is unreadable or not this job's", flush=True)
+            entry.unlink(missing_ok=True)
+            return False
+        with atomic_path(Path(output)) as temporary:
+            os.link(entry, temporary)
+        # A use, for the eviction order; and the output must look newer than its inputs to Snakemake.
+        os.utime(output)
+        return True
+
+    def keep(self, key: str, output: Path) -> None:
+        """Add a file just made (a hard link), then evict the least recently used entries past the limit."""
+        if self.limit_bytes <= 0 or Path(output).suffix not in _CHECKABLE:
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with atomic_path(self._entry(key, output)) as temporary:
+            os.link(output, temporary)
+        self._evict()
+
+    def _evict(self) -> None:
+        entries = []
+        for entry in self.folder.iterdir():
+            with suppress(OSError):  # another job may evict the same entry
+                stat = entry.stat()
+                entries.append((stat.st_mtime, stat.st_size, entry))
+        total = sum(size for _, size, _ in entries)
+        for _, size, entry in sorted(entries):
+            if total <= self.limit_bytes:
+                break
+            entry.unlink(missing_ok=True)
+            total -= size

@@ -1,0 +1,108 @@
+"""The store of variants: what it serves, what it drops, what it evicts, and undoing an edit on the demo."""
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from PIL import Image
+
+from aibeats.config import validate_config
+from aibeats.plan import Project
+from aibeats.provenance import make_recipe, read_recipe, save_png
+from aibeats.store import Store, store_key
+
+from workflow import demo_config, file_hashes, run_ok
+
+SCHEMA = Path(__file__).resolve().parent.parent / "schemas" / "config.schema.yaml"
+RECIPE = {"prompt": "a lake", "seed": 7, "attempt": 0}
+
+
+def made(path: Path, recipe: dict = RECIPE, colour: str = "teal") -> Path:
+    save_png(Image.new("RGB", (32, 16), colour), path, make_recipe("image", **recipe))
+    return path
+
+
+def test_a_kept_file_is_restored_byte_for_byte_and_looks_new(tmp_path):
+    store = Store(tmp_path / ".store", limit_bytes=10**9)
+    original = made(tmp_path / "img_1.png")
+    store.keep("k1", original)
+    old = time.time() - 3600
+    os.utime(original, (old, old))
+    restored = tmp_path / "again" / "img_1.png"
+    restored.parent.mkdir()
+    assert store.restore("k1", restored, RECIPE)
+    assert restored.read_bytes() == original.read_bytes()
+    assert restored.stat().st_mtime > time.time() - 60  # newer than its inputs, for Snakemake
+    assert not store.restore("k2", tmp_path / "other.png", RECIPE)
+
+
+def test_an_entry_whose_recipe_differs_or_is_unreadable_is_dropped_not_served(tmp_path):
+    store = Store(tmp_path / ".store", limit_bytes=10**9)
+    store.keep("wrong", made(tmp_path / "a.png"))
+    assert not store.restore("wrong", tmp_path / "out.png", {**RECIPE, "seed": 8})
+    store.keep("corrupt", made(tmp_path / "b.png"))
+    entry = tmp_path / ".store" / "corrupt.png"
+    data = entry.read_bytes()
+    entry.unlink()  # its own inode, so that the original stays intact
+    entry.write_bytes(data[:-20])
+    assert not store.restore("corrupt", tmp_path / "out.png", RECIPE)
+    assert not (tmp_path / "out.png").exists()
+    assert sorted(path.name for path in (tmp_path / ".store").iterdir()) == []
+
+
+def test_the_least_recently_used_entries_go_past_the_limit(tmp_path):
+    first = made(tmp_path / "1.png", colour="red")
+    size = first.stat().st_size
+    store = Store(tmp_path / ".store", limit_bytes=2 * size + size // 2)
+    store.keep("one", first)
+    store.keep("two", made(tmp_path / "2.png", colour="green"))
+    # using "one" makes "two" the least recently used
+    assert store.restore("one", tmp_path / "1-again.png", RECIPE)
+    store.keep("three", made(tmp_path / "3.png", colour="blue"))
+    assert sorted(path.stem for path in (tmp_path / ".store").iterdir()) == ["one", "three"]
+
+
+def test_the_key_covers_the_recipe_the_inputs_content_and_the_versions(tmp_path):
+    source = tmp_path / "img_1.png"
+    source.write_bytes(b"one")
+    key = store_key("video", RECIPE, {"image": str(source)}, {"torch": "2"})
+    assert key == store_key("video", dict(RECIPE), {"image": str(source)}, {"torch": "2"})
+    assert key != store_key("video", {**RECIPE, "attempt": 1}, {"image": str(source)}, {"torch": "2"})
+    assert key != store_key("video", RECIPE, {"image": str(source)}, {"torch": "3"})
+    source.write_bytes(b"two")
+    assert key != store_key("video", RECIPE, {"image": str(source)}, {"torch": "2"})
+
+
+def model_runs(workdir: Path) -> int:
+    """Items the model workers have made, by their logs."""
+    logs = (workdir / "results" / "demo" / "logs" / "workers").glob("*.log")
+    return sum(line.endswith(" ok") for log in logs for line in log.read_text().splitlines())
+
+
+@pytest.mark.slow
+def test_undoing_an_edit_and_pinning_an_attempt_back_restore_files_without_a_model(demo_copy):
+    demo = Project(validate_config(demo_config(), SCHEMA))
+    original = file_hashes(demo_copy)
+    edit = demo_copy / "edit.yaml"
+    edit.write_text(yaml.safe_dump({"image": {"prompt_modifiers": ["digital art", "ink drawing"]}}))
+    run_ok(demo_copy, "--configfile", "profiles/demo/demo-config.yaml", str(edit.name))
+    assert file_hashes(demo_copy) != original
+    runs = model_runs(demo_copy)
+    run_ok(demo_copy)  # the edit undone
+    assert file_hashes(demo_copy) == original
+    assert model_runs(demo_copy) == runs
+    log = (demo_copy / demo.root / "logs" / "images" / "img_2.log").read_text()
+    assert "restored" in log and "from the store" in log
+
+    (demo_copy / demo.image(3)).unlink()
+    run_ok(demo_copy)
+    assert read_recipe(demo_copy / demo.image(3))["attempt"] == 1
+    runs = model_runs(demo_copy)
+    pin = demo_copy / "pin.yaml"
+    pin.write_text(json.dumps({"attempts": {"img_3": 0}}))
+    run_ok(demo_copy, "--configfile", "profiles/demo/demo-config.yaml", pin.name)
+    assert file_hashes(demo_copy) == original
+    assert model_runs(demo_copy) == runs
