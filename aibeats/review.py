@@ -122,6 +122,7 @@ def _facts(recipe: dict, path: Path) -> list[tuple[str, str]]:
 
 def _state(root: Path, planned: PlannedItem, pins: dict[str, int]) -> ReviewItem:
     from aibeats.provenance import read_recipe
+    from aibeats.video_io import peek_mp4_recipe
 
     path = root / planned.path
     kept = planned.item in pins
@@ -132,7 +133,10 @@ def _state(root: Path, planned: PlannedItem, pins: dict[str, int]) -> ReviewItem
         return ReviewItem(planned, exists=True, facts=[], attempt=None, kept=kept, version=version,
                           text=path.read_text(errors="replace"))
     try:
-        recipe = read_recipe(path)
+        # MP4s by their metadata alone: ffmpeg's full check costs two processes per file, the player shows the rest
+        recipe = peek_mp4_recipe(path) if path.suffix == ".mp4" else read_recipe(path)
+        if recipe is None:
+            raise AiBeatsError(f"{path}: holds no ai-beats recipe (was it made by another tool?)")
         return ReviewItem(planned, exists=True, facts=_facts(recipe, path), attempt=recipe.get("attempt"),
                           kept=kept, version=version)
     except (AiBeatsError, OSError, ValueError) as error:
@@ -156,10 +160,12 @@ def _media(item: ReviewItem, src: str) -> str:
         return f'<audio controls preload="metadata" src="{src}"></audio>'
     if path.endswith(".png"):
         return f'<img loading="lazy" src="{src}" alt="{html.escape(item.planned.item)}">'
+    # Videos get their file only when scrolled into view (see _SCRIPT): a project's dozens of animations
+    # playing at once would load slowly and keep a laptop busy.
     if path.endswith(".mp4") and stage == "video":
-        return f'<video muted loop autoplay playsinline preload="metadata" src="{src}"></video>'
+        return f'<video muted loop playsinline preload="none" data-src="{src}"></video>'
     if path.endswith(".mp4"):
-        return f'<video controls preload="metadata" src="{src}"></video>'
+        return f'<video controls preload="none" data-src="{src}"></video>'
     return f'<pre>{html.escape(item.text or "")}</pre>'
 
 
@@ -222,6 +228,18 @@ for (const media of document.querySelectorAll('audio,video,img')) {
   media.addEventListener('error', broken);
   if (media.error) broken();
 }
+// A video loads when it comes into view; an animation plays while it is in view.
+const inView = new IntersectionObserver((entries) => {
+  for (const entry of entries) {
+    const video = entry.target;
+    if (entry.isIntersecting && !video.getAttribute('src')) {
+      video.src = video.dataset.src;
+      video.preload = 'metadata';
+    }
+    if (video.loop) entry.isIntersecting ? video.play().catch(() => {}) : video.pause();
+  }
+}, {rootMargin: '200px'});
+for (const video of document.querySelectorAll('video[data-src]')) inView.observe(video);
 const token = document.body.dataset.token;
 if (token) {
   const runBox = document.getElementById('run');

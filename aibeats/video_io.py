@@ -8,6 +8,7 @@ All animations share the encoder settings and the track time base, so their pack
 import contextlib
 import json
 import re
+import struct
 import subprocess
 import tempfile
 from collections.abc import Iterable
@@ -216,6 +217,62 @@ def read_mp4_recipe(path: Path) -> dict | None:
     try:
         recipe = json.loads(re.sub(r"\\(.)", r"\1", comment[1], flags=re.DOTALL))
     except ValueError:  # a comment written by another tool, not a recipe
+        return None
+    return recipe if isinstance(recipe, dict) else None
+
+
+# An ISO-BMFF box starts with its size and type, 4 bytes each (then, for size 1, an 8-byte size).
+_BOX_HEADER = 8
+
+
+def _mp4_boxes(data: bytes, start: int, end: int):
+    """(type, content start, end) of each ISO-BMFF box in data[start:end]."""
+    position = start
+    while position + _BOX_HEADER <= end:
+        size, kind = struct.unpack(">I4s", data[position:position + _BOX_HEADER])
+        header = _BOX_HEADER
+        if size == 1:
+            size, header = struct.unpack(">Q", data[position + 8:position + 16])[0], 16
+        elif size == 0:
+            size = end - position
+        if size < header or position + size > end:
+            return
+        yield kind, position + header, position + size
+        position += size
+
+
+def _read_moov(path: Path) -> bytes:
+    """The content of an MP4's top-level `moov` box, skipping past the others (the media data) unread."""
+    with open(path, "rb") as file:
+        while len(header := file.read(_BOX_HEADER)) == _BOX_HEADER:
+            size, kind = struct.unpack(">I4s", header)
+            if size == 1:
+                size = struct.unpack(">Q", file.read(8))[0] - 8
+            if size < _BOX_HEADER:
+                break
+            if kind == b"moov":
+                return file.read(size - _BOX_HEADER)
+            file.seek(size - _BOX_HEADER, 1)
+    return b""
+
+
+def peek_mp4_recipe(path: Path) -> dict | None:
+    """The recipe in an MP4's `comment` tag, read straight from its `moov` box, for display: unlike
+    read_mp4_recipe it starts no ffmpeg and checks none of the streams. None if it holds none or is unreadable."""
+    try:
+        moov = _read_moov(path)
+    except OSError:
+        return None
+    # udta / meta (4 bytes of version and flags first) / ilst / \xa9cmt / data (8 bytes of type and locale first)
+    start, end = 0, len(moov)
+    for kind, skip in [(b"udta", 0), (b"meta", 4), (b"ilst", 0), (b"\xa9cmt", 0), (b"data", 8)]:
+        found = next(((s, e) for k, s, e in _mp4_boxes(moov, start, end) if k == kind), None)
+        if found is None:
+            return None
+        start, end = found[0] + skip, found[1]
+    try:
+        recipe = json.loads(moov[start:end].decode())
+    except ValueError:
         return None
     return recipe if isinstance(recipe, dict) else None
 

@@ -56,6 +56,8 @@ def page_load_seconds(page: Path) -> list[float]:
     import sys
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    from selenium.webdriver.support.ui import WebDriverWait
+
     from chromium import chromium
 
     times = []
@@ -63,6 +65,9 @@ def page_load_seconds(page: Path) -> list[float]:
         for _ in range(RUNS + 1):  # the first load warms the browser's caches; it is not counted
             driver.get("about:blank")
             driver.get(page.as_uri())
+            # loadEventEnd is 0 until the load event's handlers have run, which can be after get() returns
+            WebDriverWait(driver, 60).until(lambda d: d.execute_script(
+                "return performance.getEntriesByType('navigation')[0].loadEventEnd > 0"))
             timing = driver.execute_script("const t = performance.getEntriesByType('navigation')[0];"
                                            "return [t.startTime, t.loadEventEnd];")
             times.append((timing[1] - timing[0]) / 1000)

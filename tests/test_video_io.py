@@ -9,7 +9,7 @@ from PIL import Image
 
 from aibeats.errors import MediaError
 from aibeats.items import fill_clip
-from aibeats.video_io import assemble_clip, assemble_mix, probe, read_mp4_recipe, write_animation
+from aibeats.video_io import assemble_clip, assemble_mix, peek_mp4_recipe, probe, read_mp4_recipe, write_animation
 
 FPS, WIDTH, HEIGHT, FRAMES_PER_ANIMATION, SAMPLING_RATE = 6, 64, 48, 12, 32000
 
@@ -190,3 +190,17 @@ def test_probe_names_foreign_and_truncated_files(animations, tmp_path: Path):
     truncated.write_bytes(truncated.read_bytes()[:-100])
     with pytest.raises(MediaError, match=r"anim_0\.mp4: not a readable MP4 video"):
         probe(truncated)
+
+
+def test_peeking_at_the_recipe_reads_what_ffmpeg_reads(animations, tmp_path: Path):
+    clip = tmp_path / "clip.mp4"
+    assemble_clip(whole(animations, 30), soundtrack(30), SAMPLING_RATE, FPS, clip, {"stage": "audio_clip", "n": 1})
+    for video in (animations[0], clip):
+        assert peek_mp4_recipe(video) == read_mp4_recipe(video) != None  # noqa: E711
+    plain = tmp_path / "plain.mp4"
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "color=size=64x48:d=1",
+                    "-c:v", "libx264", str(plain)], check=True)
+    text = tmp_path / "text.mp4"
+    text.write_text("not a video")
+    assert peek_mp4_recipe(plain) is None and peek_mp4_recipe(text) is None
+    assert peek_mp4_recipe(tmp_path / "missing.mp4") is None
