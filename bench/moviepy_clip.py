@@ -18,8 +18,8 @@ def assemble_with_moviepy(animations: list[str], last_frames: int, track: str, f
     clips = [VideoFileClip(path) for path in animations]
     clips[-1] = clips[-1].subclipped(0, last_frames / fps)
     video = concatenate_videoclips(clips)
+    # As the original tool did: AudioFileClip's defaults, which resample the track to 44.1 kHz stereo.
     audio = AudioFileClip(track).with_effects([afx.AudioFadeOut(fade_out_seconds)])
-    # The track's own rate, so moviepy does not resample: the comparison gives it the cheaper path.
     video.with_audio(audio).write_videofile(output, fps=fps, codec="libx264", audio_codec="aac",
                                             audio_fps=audio.fps, logger=None)
     for clip in [*clips, audio]:
