@@ -91,11 +91,15 @@ def test_clips_at_their_own_level_are_not_remade_by_the_upgrade(previous_demo, t
     assert planned_jobs(workdir, "--configfile", "profiles/demo/demo-config.yaml", "own-level.yaml") == NEW_FILES
 
 
-def test_this_release_makes_the_same_tracks_images_and_animations_as_the_previous_one(previous_demo, demo_run):
+def test_this_release_makes_the_same_tracks_images_and_animations_as_the_previous_one(previous_demo, tmp_path):
+    """On one thread, as the previous release computed (its workers inherited Snakemake's OMP_NUM_THREADS=1):
+    on a CPU, torch's results depend on how many threads share the work, as they depend on the device."""
     def made_by_models(workdir: Path) -> dict[str, str]:
         return file_hashes(workdir, GENERATED[:3])
 
-    assert made_by_models(demo_run) == made_by_models(previous_demo)
+    workdir = copy_workflow(tmp_path / "repo")
+    run_ok(workdir, "--cores", "1", "music_continuation", "video")
+    assert made_by_models(workdir) == made_by_models(previous_demo)
 
 
 def test_a_project_made_by_the_release_with_the_mix_only_gains_its_review_page(tmp_path):
