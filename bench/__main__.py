@@ -1,4 +1,5 @@
-"""`python -m bench [names...]`: run the benchmarks (all by default), print a table, update bench/out/results.json."""
+"""`python -m bench [names...]`: run the benchmarks (all but the slow ones by default), print a table, update
+bench/out/results.json."""
 
 import argparse
 import datetime
@@ -10,7 +11,9 @@ import traceback
 from bench.harness import OUT, Measurement, Stopwatch, machine
 
 # In the order `python -m bench` runs them; each is a module of this package with run() -> [Measurement].
-BENCHMARKS = ["clips", "mix", "planning", "images", "music", "kenburns", "review"]
+BENCHMARKS = ["clips", "mix", "planning", "images", "music", "kenburns", "review", "realsize"]
+# Run only when named: realsize builds 37 GB of full-size models on first use and takes tens of minutes on a CPU.
+RUN_WHEN_NAMED = {"realsize"}
 RESULTS = OUT / "results.json"
 
 
@@ -35,8 +38,9 @@ def print_table(results: dict[str, list[Measurement]]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("names", nargs="*", metavar="NAME",
-                        help=f"benchmarks to run, of: {', '.join(BENCHMARKS)} (default: all)")
-    names = parser.parse_args(argv).names or BENCHMARKS
+                        help=f"benchmarks to run, of: {', '.join(BENCHMARKS)} (default: all but "
+                             f"{', '.join(sorted(RUN_WHEN_NAMED))})")
+    names = parser.parse_args(argv).names or [name for name in BENCHMARKS if name not in RUN_WHEN_NAMED]
     if unknown := [name for name in names if name not in BENCHMARKS]:
         parser.error(f"unknown benchmark {', '.join(unknown)}: choose from {', '.join(BENCHMARKS)}")
 
@@ -56,7 +60,8 @@ def main(argv: list[str] | None = None) -> int:
             failed.append(name)
             continue
         # Other work on the machine skews every number here, so how much there was goes with the results.
-        # Approximate for `images`: its model workers are not this process's children, so they count as other.
+        # Approximate for `images` and `realsize`: their model workers are not this process's children, so they
+        # count as other.
         saved["benchmarks"][name] = {
             "measured_at": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
             "benchmark_seconds": round(watch.seconds, 1),
