@@ -24,13 +24,20 @@ rule all:
         REVIEW_REPORT_FOLDER,
 
 
+# The jobs about to run, for the workers to make ahead (aibeats.look_ahead); never written by a dry run.
+onstart:
+    write_plan(WORKERS, Workflow.of_this_job(), workflow.dag.needrun_jobs(), config)
+
+
 # Warm model workers exit when the workflow ends, whatever its outcome.
 onsuccess:
     stop_workers(WORKERS)
+    remove_plan(WORKERS)
 
 
 onerror:
     stop_workers(WORKERS)
+    remove_plan(WORKERS)
 
 
 include: "rules/tiny_models.smk"

@@ -10,11 +10,14 @@ from aibeats.recipes import Recipe
 # A job's facts come from three places (its recipe and paths, the config's device, the worker settings): past
 # the item itself they are keyword-only.
 def generate(stage: str, recipe: Recipe, inputs: dict, output: str | Path, history_dir: str | Path, *,  # noqa: PLR0913
-             device: str, workers: dict, workers_dir: str | Path, threads: int | None = None) -> None:
+             device: str, workers: dict, workers_dir: str | Path, threads: int | None = None,
+             store: dict | None = None) -> None:
     """Make the output of one generating stage (music, music_continuation, image or video).
 
     With workers enabled this process stays thin (no torch import): a worker that keeps the model loaded
-    makes the item. Both paths run the same maker, so the files are identical.
+    makes the item. Both paths run the same maker, so the files are identical. store (the project's store of
+    variants: folder, limit_bytes, and the item's key) lets the worker claim an item it made ahead, and look ahead
+    (aibeats.look_ahead) into it.
     """
     family = STAGES[stage].family  # both music stages share one MusicGen model, and so one worker
     # None: auto, the precision of files made before the setting existed
@@ -26,6 +29,9 @@ def generate(stage: str, recipe: Recipe, inputs: dict, output: str | Path, histo
         # the files' recipes, which must not depend on where the project folder lies.
         request = {"stage": stage, "recipe": recipe.as_params(), "inputs": {k: str(v) for k, v in inputs.items()},
                    "output": str(output), "history": str(history_dir), "workdir": os.getcwd()}
+        # Look-ahead keeps what it makes in the store: a store that keeps nothing turns it off.
+        if store and store["limit_bytes"] > 0:
+            request |= {"store": store, "look_ahead": workers["look_ahead"]}
         # a worker computes on the threads of the job that starts it
         log = request_item(family, recipe.model_id, device, request, Path(workers_dir), {**workers, "threads": threads},
                            precision)

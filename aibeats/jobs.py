@@ -43,8 +43,9 @@ def run_stage_job(snakemake, stage: str) -> None:
 
     The regeneration is marked as under way first, so that a failed or killed job keeps its attempt.
     """
-    from aibeats.history import item_of, record_attempt, record_started
+    from aibeats.history import item_of, record_started
     from aibeats.pipeline import STAGES
+    from aibeats.store import restore_item
 
     declared = STAGES[stage]
     params, output = snakemake.params, snakemake.output[0]
@@ -55,14 +56,14 @@ def run_stage_job(snakemake, stage: str) -> None:
     def make() -> None:
         record_started(params.history, item_of(output), recipe.attempt)
         store, key = _store_of(snakemake, stage, recipe, inputs)
-        if store.restore(key, Path(output), recipe.as_params()):
-            record_attempt(params.history, item_of(output), recipe.attempt, recipe.seed)
-            print(f"restored {output} from the store: the same recipe and inputs made it before")
+        if restore_item(store, key, output, recipe, params.history):
+            print(f"restored {output} from the store: made before with the same recipe and inputs, or ahead of "
+                  "this job by its model's worker")
             return
-        make_item()
+        make_item(store, key)
         store.keep(key, Path(output))
 
-    def make_item() -> None:
+    def make_item(store, key: str) -> None:
         if not declared.uses_model(snakemake.config):
             from aibeats.stages import maker_of
 
@@ -74,7 +75,8 @@ def run_stage_job(snakemake, stage: str) -> None:
         # machine, or with workers on or off, is not a change that should regenerate finished outputs.
         generate(stage, recipe, inputs, output, params.history,
                  device=snakemake.config[declared.config_section]["device"], workers=snakemake.config["workers"],
-                 workers_dir=params.workers, threads=snakemake.threads)
+                 workers_dir=params.workers, threads=snakemake.threads,
+                 store={"folder": str(store.folder), "limit_bytes": store.limit_bytes, "key": key})
 
     run_job(snakemake.log[0], make)
 

@@ -57,8 +57,10 @@ def _clip_animations(clip: Path) -> list[list]:
     return animations
 
 
-def _finish(history_dir: Path, output: Path, recipe) -> None:
-    record_attempt(history_dir, item_of(output), recipe.attempt, recipe.seed)
+def _finish(history_dir: Path | None, output: Path, recipe) -> None:
+    # None: made ahead of its job into the store (aibeats.look_ahead); only the job that places it records it.
+    if history_dir is not None:
+        record_attempt(history_dir, item_of(output), recipe.attempt, recipe.seed)
 
 
 def make_track(model, recipe: TrackRecipe, inputs: dict, output: Path, history_dir: Path) -> None:

@@ -7,11 +7,15 @@ content of its inputs and the library versions. Undo a config edit, or pin an ea
 jobs Snakemake plans find their files here. An entry is served only if the recipe stored inside it matches the
 job's exactly; one that is unreadable or does not match is dropped. The store keeps at most `workers.store_gb`;
 the least recently used entries go first (restoring one counts as a use).
+
+A worker that looks ahead (aibeats.look_ahead) makes the run's next items straight into the store, under the
+keys their jobs will compute; a job then only claims its file, as it would restore an earlier variant.
 """
 
 import hashlib
 import json
 import os
+import time
 from contextlib import suppress
 from pathlib import Path
 
@@ -23,6 +27,9 @@ _CHECKABLE = (".wav", ".png", ".mp4")
 # Settings a job may decide itself from its inputs (a clip's cuts on the beat, the mix's cut points): planned as
 # a placeholder, stored as made. They need no comparison: the key holds the plan and the inputs' content.
 _DECIDED_BY_THE_JOB = {"animations", "clips"}
+# A half-written file (a worker killed in the middle of its look-ahead) is removed once it has not grown for this
+# long: one that is still being written grows every few seconds at most.
+_LEFTOVER_SECONDS = 3600
 
 
 def _file_digest(path: Path) -> str:
@@ -45,14 +52,15 @@ class Store:
     def __init__(self, folder: Path, limit_bytes: int):
         self.folder, self.limit_bytes = Path(folder), limit_bytes
 
-    def _entry(self, key: str, output: Path) -> Path:
+    def entry(self, key: str, output: Path) -> Path:
+        """Where the file for key lies in the store: the key, with the output's suffix."""
         return self.folder / f"{key}{Path(output).suffix}"
 
     def restore(self, key: str, output: Path, recipe: dict) -> bool:
         """Put the stored file for key at output (atomically) if there is one whose recipe is the job's."""
         from aibeats.provenance import read_recipe
 
-        entry = self._entry(key, output)
+        entry = self.entry(key, output)
         if entry.suffix not in _CHECKABLE or not entry.is_file():
             return False
         try:
@@ -76,13 +84,15 @@ class Store:
         if self.limit_bytes <= 0 or Path(output).suffix not in _CHECKABLE:
             return
         self.folder.mkdir(parents=True, exist_ok=True)
-        with atomic_path(self._entry(key, output)) as temporary:
+        with atomic_path(self.entry(key, output)) as temporary:
             os.link(output, temporary)
-        self._evict()
+        self.evict()
 
-    def _evict(self) -> None:
+    def evict(self) -> None:
+        """Remove the least recently used entries past the limit."""
         entries = []
-        for entry in self.folder.iterdir():
+        # Hidden names are files being written (aibeats.atomic): a worker's look-ahead, or another job's keep.
+        for entry in self.folder.glob("[!.]*"):
             with suppress(OSError):  # another job may evict the same entry
                 stat = entry.stat()
                 entries.append((stat.st_mtime, stat.st_size, entry))
@@ -92,3 +102,17 @@ class Store:
                 break
             entry.unlink(missing_ok=True)
             total -= size
+        for leftover in self.folder.glob(".*.tmp-*"):
+            with suppress(OSError):
+                if time.time() - leftover.stat().st_mtime > _LEFTOVER_SECONDS:
+                    leftover.unlink()
+
+
+def restore_item(store: Store, key: str, output: str | Path, recipe, history_dir: str | Path) -> bool:
+    """Place an item's file from the store if it holds one for key, and record its attempt as its maker would."""
+    from aibeats.history import item_of, record_attempt
+
+    if not store.restore(key, Path(output), recipe.as_params()):
+        return False
+    record_attempt(Path(history_dir), item_of(output), recipe.attempt, recipe.seed)
+    return True

@@ -42,6 +42,7 @@ import fcntl
 import hashlib
 import json
 import os
+import queue
 import secrets
 import socket
 import subprocess
@@ -59,6 +60,7 @@ from typing import NoReturn
 from aibeats.atomic import atomic_path
 from aibeats.devices import resolve_device, use_threads
 from aibeats.errors import AiBeatsError, MediaError
+from aibeats.look_ahead import LookAhead
 from aibeats.model_errors import ModelError, load_model_or_explain
 
 # AF_UNIX paths are limited to 108 bytes on Linux (104 on macOS).
@@ -233,15 +235,20 @@ def _same_folder(a: str, b: str) -> bool:
 def _make(model, request: dict) -> dict:
     from aibeats.pipeline import STAGES
     from aibeats.stages import MAKERS
+    from aibeats.store import Store, restore_item
 
     if not _same_folder(request["workdir"], os.getcwd()):
         return {"error": f"this worker serves the workflow in {os.getcwd()}, and this job runs in "
                          f"{request['workdir']}: workflows in two folders cannot share a project's workers at once; "
                          "run them one after the other", "media": False}
     try:
-        stage = request["stage"]
-        MAKERS[stage](model, STAGES[stage].recipe.from_params(request["recipe"]), request["inputs"],
-                      Path(request["output"]), Path(request["history"]))
+        stage, output, history = request["stage"], request["output"], request["history"]
+        recipe = STAGES[stage].recipe.from_params(request["recipe"])
+        # The job looked in the store before asking; this worker may have made the item ahead meanwhile.
+        if (store := request.get("store")) and restore_item(Store(Path(store["folder"]), store["limit_bytes"]),
+                                                            store["key"], output, recipe, history):
+            return {"ok": True, "made_ahead": True}
+        MAKERS[stage](model, recipe, request["inputs"], Path(output), Path(history))
     except AiBeatsError as error:
         return {"error": str(error), "media": isinstance(error, MediaError)}
     except Exception as error:  # noqa: BLE001 - reported to the client, the worker goes on
@@ -250,9 +257,17 @@ def _make(model, request: dict) -> dict:
     return {"ok": True}
 
 
+def _outcome(reply: dict) -> str:
+    """How a request ended, for the worker's log: one made for the job ("ok") or made ahead and only placed."""
+    if "error" in reply:
+        return f"failed: {reply['error']}"
+    return "ok (made ahead)" if reply.get("made_ahead") else "ok"
+
+
 class _Server:
     """A worker's model behind its socket. A watch thread ends the process when the workflow's process is gone, when the
-    SLURM job has ended, and after idle_timeout seconds without a request."""
+    SLURM job has ended, and after idle_timeout seconds without a request. Requests are received by a thread of their
+    own, so that the model makes items ahead (aibeats.look_ahead) whenever no job waits."""
 
     def __init__(self, worker: Worker, idle_timeout: float, workflow: Workflow):
         self.worker = worker
@@ -260,12 +275,15 @@ class _Server:
         self.idle_timeout = idle_timeout
         self.workflow = workflow
         self.served = 0
-        self.busy = False
+        self.waiting = 0  # requests received and not yet answered
         self.idle_since: float | None = None  # set once it listens
         self.key: bytes | None = None
         self.inode: int | None = None
-        # Held to start a request and to exit: an idle exit never cuts a request short.
+        # Held to take a request in and to exit: an exit never cuts a request short, only a look-ahead.
         self.state = threading.RLock()
+        self.requests: queue.Queue = queue.Queue()
+        self.look_ahead = LookAhead(worker.family, worker.model_id, worker.precision, worker.device,
+                                    worker.workers_dir)
 
     def watch(self) -> None:
         threading.Thread(target=self._watch_workflow_and_idleness, daemon=True).start()
@@ -282,7 +300,7 @@ class _Server:
             with self.state:
                 if not self.workflow.alive():
                     self.exit(f"the workflow ({self.workflow}) has ended after {self.served} requests: exiting")
-                if (self.idle_since is not None and not self.busy
+                if (self.idle_since is not None and not self.waiting
                         and time.monotonic() - self.idle_since >= self.idle_timeout):
                     self.exit(f"idle for {self.idle_timeout} s after {self.served} requests: exiting")
 
@@ -317,39 +335,69 @@ class _Server:
         return listener
 
     def serve(self, listener: Listener, model) -> NoReturn:
+        threading.Thread(target=self._receive, args=(listener,), daemon=True).start()
+        while True:
+            candidate = self.look_ahead.next_item() if self.requests.empty() else None
+            if candidate is None:
+                connection, request = self.requests.get()
+                with connection:
+                    self.serve_one(connection, request, model)
+            else:
+                self.make_ahead(model, candidate)
+
+    def _receive(self, listener: Listener) -> NoReturn:
         while True:
             try:
                 connection = listener.accept()
             except _NO_WORKER as error:
                 print(f"refused a connection: {type(error).__name__}: {error}", flush=True)
                 continue
-            with connection:
-                self.serve_one(connection, model)
+            try:
+                request = connection.recv()
+            except (EOFError, OSError):
+                connection.close()
+                continue
+            with self.state:
+                if request["op"] == "shutdown" and not self.waiting:
+                    # Gone from the socket before answering: whoever asked may start a replacement at once.
+                    self.remove_files()
+                    with suppress(OSError):
+                        connection.send({"ok": True})
+                    self.exit(f"asked to stop after {self.served} requests")
+                # A stop asked for while jobs wait comes after them.
+                self.waiting += 1
+            self.requests.put((connection, request))
 
-    def serve_one(self, connection: Connection, model) -> None:
-        try:
-            request = connection.recv()
-        except (EOFError, OSError):
-            return
+    def serve_one(self, connection: Connection, request: dict, model) -> None:
         if request["op"] == "shutdown":
-            # Gone from the socket before answering: whoever asked may start a replacement at once.
             self.remove_files()
             with suppress(OSError):
                 connection.send({"ok": True})
             self.exit(f"asked to stop after {self.served} requests")
         with self.state:
-            self.busy = True
             self.workflow = Workflow(*request["workflow"])
+        self.look_ahead.follow(request)
         started = time.perf_counter()
         reply = _make(model, request)
-        print(f"{request['stage']} {request['output']}: {time.perf_counter() - started:.2f} s "
-              f"{'ok' if 'ok' in reply else 'failed: ' + reply['error']}", flush=True)
+        print(f"{request['stage']} {request['output']}: {time.perf_counter() - started:.2f} s {_outcome(reply)}",
+              flush=True)
         with suppress(OSError):
             connection.send(reply)
         with self.state:
             self.served += 1
-            self.busy = False
+            self.waiting -= 1
             self.idle_since = time.monotonic()
+
+    def make_ahead(self, model, candidate) -> None:
+        """Make a planned item into the store; a failure is its job's to report, when it makes the item itself."""
+        started = time.perf_counter()
+        try:
+            self.look_ahead.make(model, candidate)
+            outcome = f"ok, ahead into {candidate.entry}"
+        except Exception as error:  # noqa: BLE001 - the job meets it again, and reports it
+            outcome = f"not made ahead: {type(error).__name__}: {error}"
+        print(f"{candidate.item.stage} {candidate.item.output}: {time.perf_counter() - started:.2f} s {outcome}",
+              flush=True)
 
     def remove_files(self) -> None:
         # Only while they are still this worker's: a replacement may have taken the paths over.

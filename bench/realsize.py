@@ -361,7 +361,8 @@ class RealsizeBench:
         shutil.rmtree(self.root / ".store", ignore_errors=True)
         with WorkerWatch(worker_logs) as watch, Stopwatch() as stopwatch:
             snakemake(self.workdir, stage, "--configfile", str(self.config_file), *forced)
-        request_line = re.compile(rf"^{stage} \S+: (?P<seconds>[\d.]+) s ok$", re.MULTILINE)
+        # An item made for its job's request, or ahead of its job (aibeats.look_ahead), not one claimed.
+        request_line = re.compile(rf"^{stage} \S+: (?P<seconds>[\d.]+) s ok(, ahead into \S+)?$", re.MULTILINE)
         generation = [float(match["seconds"]) for log in worker_logs.glob("*.log")
                       for match in request_line.finditer(log.read_text())]
         if len(generation) != N_ITEMS or len(watch.peak_bytes) != 1:

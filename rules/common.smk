@@ -4,6 +4,7 @@ from pathlib import Path
 
 from aibeats.config import TINY_MODELS_DIR, validate_config
 from aibeats.errors import ConfigError
+from aibeats.look_ahead import remove_plan, write_plan
 from aibeats.pins import pins_path
 from aibeats.pipeline import STAGES
 from aibeats.plan import Project
