@@ -83,8 +83,8 @@ def run_stage_job(snakemake, stage: str) -> None:
 
 def _store_of(snakemake, stage: str, recipe, inputs: dict):
     """The project's store of variants (aibeats.store) and this job's key in it."""
-    from aibeats.provenance import library_versions
     from aibeats.store import Store, store_key
+    from aibeats.versions import library_versions
 
     root = Path(snakemake.params.history).parent
     limit = round(snakemake.config["workers"]["store_gb"] * 1e9)

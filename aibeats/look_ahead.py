@@ -144,7 +144,7 @@ class LookAhead:
         unclaimed = [entry for entry in self.made if _links(entry) == 1]
         if len(unclaimed) >= limit:
             return None
-        from aibeats.provenance import library_versions
+        from aibeats.versions import library_versions
 
         store = Store(Path(store_settings["folder"]), store_settings["limit_bytes"])
         for item in self.items:

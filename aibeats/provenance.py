@@ -5,42 +5,17 @@ attempt, model, settings, library versions), so a file found on its own still sa
 Recipes hold no timestamps or host names: the same config gives byte-identical files.
 """
 
-import contextlib
-import functools
-import importlib.metadata
 import json
-import platform
 from pathlib import Path
 
-import imageio_ffmpeg
 from PIL import Image, PngImagePlugin, UnidentifiedImageError
 
 from aibeats import audio, video_io
 from aibeats.atomic import atomic_path
 from aibeats.errors import MediaError
+from aibeats.versions import library_versions
 
 PNG_RECIPE_KEY = "ai-beats"
-_PACKAGES = ("torch", "transformers", "diffusers", "numpy", "aibeats")
-
-
-def library_versions() -> dict:
-    """Versions of Python, the model libraries, numpy, the bundled ffmpeg and ai-beats; missing ones omitted.
-
-    Read from package metadata rather than by importing, so the clip stage records versions without torch.
-    """
-    return dict(_installed_versions())
-
-
-@functools.cache  # asking ffmpeg for its version starts a process: once per job is enough
-def _installed_versions() -> dict:
-    versions = {"python": platform.python_version()}
-    for package in _PACKAGES:
-        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
-            versions[package] = importlib.metadata.version(package)
-    versions["ffmpeg"] = imageio_ffmpeg.get_ffmpeg_version()
-    return versions
-
-
 def make_recipe(stage: str, **settings) -> dict:
     """The recipe a stage stores in its output: the tool, the stage, its settings and the library versions."""
     return {"tool": "ai-beats", "stage": stage, **settings, "versions": library_versions()}

@@ -17,9 +17,10 @@ from aibeats.generate import generate
 from aibeats.history import read_record
 from aibeats.look_ahead import plan_path, write_plan
 from aibeats.pipeline import STAGES
-from aibeats.provenance import library_versions, read_recipe
+from aibeats.provenance import read_recipe
 from aibeats.recipes import TrackRecipe
 from aibeats.store import store_key
+from aibeats.versions import library_versions
 from aibeats.workers import Workflow, request_item, stop_workers
 
 from workflow import copy_run, file_hashes, run_ok

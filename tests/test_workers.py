@@ -136,7 +136,11 @@ def test_a_thin_client_job_on_auto_uses_the_cpu_worker_without_importing_torch(t
            f"recipe = TrackRecipe('lo-fi', {tiny_musicgen_id!r}, 53, seed=2, attempt=0); "
            f"generate('music', recipe, {{}}, 'b.wav', 'history', "
            f"device='auto', workers={SETTINGS!r}, workers_dir='.workers'); "
-           "print([m for m in ('torch', 'transformers', 'diffusers', 'huggingface_hub', 'numpy') if m in sys.modules])")
+           # what else a job does: its key in the store of variants
+           "from aibeats.store import store_key; from aibeats.versions import library_versions; "
+           "store_key('music', recipe.as_params(), {}, library_versions()); "
+           "print([m for m in ('torch', 'transformers', 'diffusers', 'huggingface_hub', 'numpy', 'scipy', 'PIL') "
+           "if m in sys.modules])")
     result = subprocess.run([sys.executable, "-c", job], cwd=tmp_path, capture_output=True, text=True, check=True,
                             env={**os.environ, "PYTHONPATH": str(REPO)})
     assert result.stdout.splitlines()[-1] == "[]"
