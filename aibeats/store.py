@@ -58,11 +58,12 @@ class Store:
 
     def restore(self, key: str, output: Path, recipe: dict) -> bool:
         """Put the stored file for key at output (atomically) if there is one whose recipe is the job's."""
-        from aibeats.provenance import read_recipe
-
         entry = self.entry(key, output)
         if entry.suffix not in _CHECKABLE or not entry.is_file():
             return False
+        # Only now: reading recipes imports PIL and scipy, which a job that finds nothing here never needs.
+        from aibeats.provenance import read_recipe
+
         try:
             stored = read_recipe(entry)
             matches = all(stored.get(name) == value for name, value in recipe.items()
