@@ -2,9 +2,11 @@
 
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import asdict, dataclass
 from importlib import metadata
@@ -72,6 +74,73 @@ class Stopwatch:
         self.seconds = time.perf_counter() - self._start
         foreign = (_busy_cpu_seconds() - self._busy) - (_own_cpu_seconds() - self._own)
         self.foreign_load = max(0.0, foreign / (self.seconds * os.cpu_count()))
+
+
+def peak_rss_bytes(pid: int | str = "self") -> int:
+    """VmHWM of a process: the most resident memory it has had."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(f"/proc/{pid}/status has no VmHWM")
+
+
+class WorkerWatch:
+    """Peak memory and CPU time of a project's model workers, sampled every half second while they live.
+
+    A Stopwatch counts a worker's CPU time as other processes': a job starts it in a session of its own, so no
+    process waits for it. A worker writes `worker pid N: ...` first into its log; a pid counts only while its
+    command line is a worker's.
+    """
+
+    def __init__(self, worker_logs: Path) -> None:
+        self.worker_logs = worker_logs
+        self.peak_bytes: dict[int, int] = {}
+        self.cpu_seconds: dict[int, float] = {}
+        self.threads: dict[int, str] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> "WorkerWatch":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.sample()
+            self._stop.wait(0.5)
+        self.sample()
+
+    def sample(self) -> None:
+        logs = [log.read_text(errors="replace") for log in self.worker_logs.glob("*.log")]
+        pids = {int(pid) for log in logs for pid in re.findall(r"^worker pid (\d+):", log, re.MULTILINE)}
+        for pid in pids:
+            try:
+                if b"aibeats.workers" not in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    continue
+                if pid not in self.threads:
+                    self.threads[pid] = _worker_threads(pid, logs)
+                peak = peak_rss_bytes(pid)
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, RuntimeError):  # gone between the listing and the reads
+                continue
+            self.peak_bytes[pid] = max(peak, self.peak_bytes.get(pid, 0))
+            # utime and stime, fields 14 and 15 of stat (the 12th and 13th after the command's name)
+            self.cpu_seconds[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _worker_threads(pid: int, logs: list[str]) -> str:
+    """The threads torch computes on in a worker: as its log says, else as the environment it inherited from the
+    job that started it says (Snakemake gives a job OMP_NUM_THREADS, its rule's threads), else torch's default."""
+    for log in logs:
+        if said := re.search(rf"^worker pid {pid}:.*torch threads: (\d+)", log, re.MULTILINE):
+            return said[1]
+    environment = dict(entry.split(b"=", 1) for entry in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+                       if b"=" in entry)
+    return environment.get(b"OMP_NUM_THREADS", b"default").decode()
 
 
 def copy_workflow(destination: Path, with_tiny_models: bool = True) -> Path:

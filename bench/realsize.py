@@ -43,7 +43,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,7 +54,17 @@ from aibeats.config import validate_config
 from aibeats.pipeline import STAGES
 from aibeats.plan import Project
 from aibeats.workers import stop_workers
-from bench.harness import OUT, REPO, Measurement, Stopwatch, copy_workflow, snakemake, write_config
+from bench.harness import (
+    OUT,
+    REPO,
+    Measurement,
+    Stopwatch,
+    WorkerWatch,
+    copy_workflow,
+    peak_rss_bytes,
+    snakemake,
+    write_config,
+)
 
 MODELS = OUT / "realsize-models"
 # The folder of each family's full-size model, named like its hub repository.
@@ -169,14 +178,6 @@ ORIGINAL_MAKERS = {"music": _make_track, "music_continuation": _make_track_ext, 
                    "video": _make_animation}
 
 
-def _peak_rss_bytes(pid: int | str = "self") -> int:
-    """VmHWM of a process: the most resident memory it has had."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) * 1024
-    raise RuntimeError(f"/proc/{pid}/status has no VmHWM")
-
-
 def make_items_in_one_process(request: dict) -> dict:
     """The original tool's way: load the model once, then make every item in a loop. Runs in its own process.
 
@@ -200,68 +201,11 @@ def make_items_in_one_process(request: dict) -> dict:
         ORIGINAL_MAKERS[stage](model, STAGES[stage].recipe.from_params(item["recipe"]), item["inputs"],
                                Path(item["output"]))
         item_seconds.append(time.perf_counter() - item_started)
-    return {"load_seconds": loaded - started, "item_seconds": item_seconds, "peak_bytes": _peak_rss_bytes(),
+    return {"load_seconds": loaded - started, "item_seconds": item_seconds, "peak_bytes": peak_rss_bytes(),
             "threads": torch.get_num_threads()}
 
 
 # ---------------------------------------------------------------------------------------------- measuring helpers
-
-class WorkerWatch:
-    """Peak memory and CPU time of a project's model workers, sampled every half second while they live.
-
-    A worker writes `worker pid N: ...` first into its log; a pid counts only while its command line is a worker's.
-    """
-
-    def __init__(self, worker_logs: Path) -> None:
-        self.worker_logs = worker_logs
-        self.peak_bytes: dict[int, int] = {}
-        self.cpu_seconds: dict[int, float] = {}
-        self.threads: dict[int, str] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self) -> "WorkerWatch":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.sample()
-            self._stop.wait(0.5)
-        self.sample()
-
-    def sample(self) -> None:
-        logs = [log.read_text(errors="replace") for log in self.worker_logs.glob("*.log")]
-        pids = {int(pid) for log in logs for pid in re.findall(r"^worker pid (\d+):", log, re.MULTILINE)}
-        for pid in pids:
-            try:
-                if b"aibeats.workers" not in Path(f"/proc/{pid}/cmdline").read_bytes():
-                    continue
-                if pid not in self.threads:
-                    self.threads[pid] = _worker_threads(pid, logs)
-                peak = _peak_rss_bytes(pid)
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            except (OSError, RuntimeError):  # gone between the listing and the reads
-                continue
-            self.peak_bytes[pid] = max(peak, self.peak_bytes.get(pid, 0))
-            # utime and stime, fields 14 and 15 of stat (the 12th and 13th after the command's name)
-            self.cpu_seconds[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _worker_threads(pid: int, logs: list[str]) -> str:
-    """The threads torch computes on in a worker: as its log says, else as the environment it inherited from the
-    job that started it says (Snakemake gives a job OMP_NUM_THREADS, its rule's threads), else torch's default."""
-    for log in logs:
-        if said := re.search(rf"^worker pid {pid}:.*torch threads: (\d+)", log, re.MULTILINE):
-            return said[1]
-    environment = dict(entry.split(b"=", 1) for entry in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
-                       if b"=" in entry)
-    return environment.get(b"OMP_NUM_THREADS", b"default").decode()
-
 
 def _wait_for_quiet() -> float:
     """Wait until other processes leave the CPUs mostly idle, for at most QUIET_WAIT_SECONDS; returns their share.
