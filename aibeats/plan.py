@@ -6,6 +6,7 @@ output: a setting in a recipe regenerates what it shapes when it changes, and no
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from aibeats.history import item_of, read_history, settle_history
@@ -30,11 +31,18 @@ def made_by_file(output: Path) -> dict | None:
 
 @dataclass(frozen=True)
 class Project:
-    """The validated config of one project, each item's attempt for this run, and everything derived from them."""
+    """The validated config of one project, each item's attempt for this run, and everything derived from them.
+
+    A project never changes once made (nor may its config), so what it derives is derived once: planning a
+    run asks for the same recipes many times (a clip's as its job's params, for its input's animations, and
+    for the mix and the chapters, which read every clip's), and a big project has thousands of items.
+    """
 
     config: dict
     # Items missing here are new: attempt 0. Pins in config["attempts"] win over both.
     attempts: Mapping[str, int] = field(default_factory=dict)
+    # Each recipe built so far, by (stage, index, attempt); not part of what the project is.
+    _recipes: dict = field(default_factory=dict, init=False, compare=False, repr=False)
 
     @classmethod
     def for_run(cls, config: dict, main_process: bool) -> "Project":
@@ -53,7 +61,7 @@ class Project:
             attempts = read_history(project.history_dir, list(outputs))
         return cls(config, attempts)
 
-    @property
+    @cached_property
     def root(self) -> Path:
         return Path(self.config["project_dir"]) / self.config["project_name"]
 
@@ -85,6 +93,10 @@ class Project:
     def output(self, stage: str, index: int) -> Path:
         return self.root / STAGES[stage].file(index)
 
+    def file_name(self, stage: str, index: int) -> str:
+        """The name of an item's output file (anim_3.mp4): `output(stage, index).name`, without making a path."""
+        return STAGES[stage].file(index).rsplit("/", 1)[-1]
+
     def outputs(self, stage: str) -> list[Path]:
         return [self.output(stage, index) for index in self.indices(stage)]
 
@@ -108,7 +120,7 @@ class Project:
 
     def attempt(self, stage: str, index: int) -> int:
         """The attempt this run makes an item with: its pin, else what the history settled at the start."""
-        item = item_of(self.output(stage, index))
+        item = item_of(self.file_name(stage, index))
         pinned = self.config["attempts"]
         return pinned[item] if item in pinned else self.attempts.get(item, 0)
 
@@ -123,9 +135,13 @@ class Project:
         return animation_frame_count(video["num_frames"], video["n_continuations"], video["loop_video"])
 
     def recipe(self, stage: str, index: int, attempt: int) -> Recipe:
-        declared = STAGES[stage]
-        seed = derive_seed(self.config["seed"], declared.seed_name, index, attempt)
-        return declared.recipe.build(self, index, seed, attempt)
+        """The recipe of an item at an attempt (built once, then shared: recipes are frozen, never change it)."""
+        key = (stage, index, attempt)
+        if key not in self._recipes:
+            declared = STAGES[stage]
+            seed = derive_seed(self.config["seed"], declared.seed_name, index, attempt)
+            self._recipes[key] = declared.recipe.build(self, index, seed, attempt)
+        return self._recipes[key]
 
     def planned_recipe(self, stage: str, index: int) -> Recipe:
         """The recipe of an item at the attempt this run makes it with."""

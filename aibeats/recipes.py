@@ -219,15 +219,17 @@ class ClipRecipe(Recipe):
         clip_frames = round(music["music_duration"] * loops * video["video_fps"])
         candidates = images_of_modifier(modifier_of_track(i, n_modifiers), image["n_images"], n_modifiers)
         order = clip_animation_order(seed, candidates)
-        animations = [[project.output("video", j).name, frames]
+        animations = [[project.file_name("video", j), frames]
                       for j, frames in fill_clip(order, project.frames_per_animation, clip_frames)]
         clip = project.config["audio_clip"]
         # The ceiling belongs to the loudness target: without one, the track keeps its own level and peaks.
         true_peak_db = clip["true_peak_db"] if clip["loudness_lufs"] is not None else None
-        on_beats = {"cut_on_beats": True, "animation_order": [project.output("video", j).name for j in order]}
+        # Named only when the clip cuts on the beats: every candidate of the track's modifier, a long list.
+        on_beats = ({"cut_on_beats": True, "animation_order": [project.file_name("video", j) for j in order]}
+                    if clip["cut_on_beats"] else {"cut_on_beats": None})
         return cls(**cls.from_section(clip, seed, attempt, animations=animations, video_fps=video["video_fps"],
                                       music_duration=music["music_duration"], true_peak_db=true_peak_db,
-                                      **(on_beats if clip["cut_on_beats"] else {"cut_on_beats": None})))
+                                      **on_beats))
 
     @property
     def frames(self) -> int:
@@ -260,7 +262,7 @@ class MixRecipe(Recipe):
         crossfade_frames = project.crossfade_frames
         clips = [project.planned_recipe("audio_clip", i) for i in project.indices("audio_clip")]
         starts = mix_starts([clip.frames for clip in clips], crossfade_frames)[:-1]
-        rows = [[project.output("audio_clip", i).name, None, None, start / fps]
+        rows = [[project.file_name("audio_clip", i), None, None, start / fps]
                 for i, start in zip(project.indices("audio_clip"), starts, strict=True)]
         recipe = cls(**cls.from_section(project.config["mix"], seed, attempt, clips=rows, video_fps=fps,
                                         crossfade_duration=crossfade_frames / fps))
