@@ -134,6 +134,10 @@ class LookAhead:
                 and (item.recipe.get("precision") or "auto") == self.precision
                 and resolve_device(item.device) == self.device)
 
+    def stop(self) -> None:
+        """Make nothing more ahead for the run being served (its plan is read again for the next run)."""
+        self.items = []
+
     def next_item(self) -> Candidate | None:
         """The next planned item to make ahead, if the limit allows and one is ready."""
         store_settings, limit = self.settings.get("store"), self.settings.get("items", 0)

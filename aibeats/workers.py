@@ -337,13 +337,21 @@ class _Server:
     def serve(self, listener: Listener, model) -> NoReturn:
         threading.Thread(target=self._receive, args=(listener,), daemon=True).start()
         while True:
-            candidate = self.look_ahead.next_item() if self.requests.empty() else None
+            candidate = self._next_ahead() if self.requests.empty() else None
             if candidate is None:
                 connection, request = self.requests.get()
                 with connection:
                     self.serve_one(connection, request, model)
             else:
                 self.make_ahead(model, candidate)
+
+    def _next_ahead(self):
+        try:
+            return self.look_ahead.next_item()
+        except Exception as error:  # noqa: BLE001 - look-ahead only saves time: a plan it cannot follow must not end the worker
+            print(f"look-ahead stopped for this run: {type(error).__name__}: {error}", flush=True)
+            self.look_ahead.stop()
+            return None
 
     def _receive(self, listener: Listener) -> NoReturn:
         while True:

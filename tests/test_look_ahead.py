@@ -2,6 +2,7 @@
 waits; a job claims one only when its recipe and inputs are the ones it was made from; the files are those made
 without look-ahead, and a run interrupted with look-ahead under way leaves nothing a rerun trusts wrongly."""
 
+import json
 import os
 import signal
 import subprocess
@@ -136,6 +137,20 @@ def test_without_a_plan_or_with_look_ahead_off_nothing_is_made_ahead(tmp_path, t
     ask(tmp_path, track_recipe(tiny_musicgen_id, 1), 1, look_ahead=0)
     time.sleep(1)
     assert ahead_lines(log) == []
+    assert stop_workers(tmp_path / ".workers") == 1
+
+
+def test_a_plan_it_cannot_follow_stops_the_look_ahead_not_the_worker(tmp_path, tiny_musicgen_dir):
+    model = str(tiny_musicgen_dir)
+    plan_tracks(tmp_path, {1: track_recipe(model, 1)})
+    plan = plan_path(tmp_path / ".workers", os.getpid())
+    broken = json.loads(plan.read_text())
+    broken["items"].append({**broken["items"][0], "output": str(track(tmp_path, 2)), "recipe": {"model_id": model}})
+    plan.write_text(json.dumps(broken))
+    log = Path(ask(tmp_path, track_recipe(model, 1), 1))
+    ask(tmp_path, track_recipe(model, 3), 3)
+    assert "look-ahead stopped for this run: TypeError" in log.read_text()
+    assert track(tmp_path, 3).exists() and ahead_lines(log) == []
     assert stop_workers(tmp_path / ".workers") == 1
 
 
