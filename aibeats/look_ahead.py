@@ -51,7 +51,8 @@ def write_plan(workers_dir: Path, workflow, jobs, config: dict) -> None:
                   for name, value in job.input.items() if name != "model"}
         items.append({"stage": stage, "output": str(job.output[0]), "recipe": job.params.recipe, "inputs": inputs,
                       "device": config[STAGES[stage].config_section]["device"]})
-    # Snakemake runs a rule's jobs roughly in the order of their numbers; the workers follow the same order.
+    # Snakemake runs a rule's ready jobs in no particular order (workers.look_ahead allows for that): the workers
+    # go stage by stage, each in the order of its items' numbers, where each stage's inputs come first.
     order = list(STAGES)
     items.sort(key=lambda item: (order.index(item["stage"]), _item_number(item["output"])))
     plan = {"workflow": [workflow.pid, workflow.start], "written": time.time(), "items": items,
