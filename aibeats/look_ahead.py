@@ -27,6 +27,7 @@ from pathlib import Path
 
 from aibeats.atomic import atomic_path
 from aibeats.pipeline import STAGES
+from aibeats.recipes import Recipe
 from aibeats.store import Store, store_key
 
 
@@ -49,13 +50,14 @@ def write_plan(workers_dir: Path, workflow, jobs, config: dict) -> None:
             continue
         inputs = {name: str(value) if isinstance(value, str) else [str(path) for path in value]
                   for name, value in job.input.items() if name != "model"}
-        items.append({"stage": stage, "output": str(job.output[0]), "recipe": job.params.recipe, "inputs": inputs,
-                      "device": config[STAGES[stage].config_section]["device"]})
+        number = int(job.wildcards_dict[STAGES[stage].wildcard])
+        items.append((stage, number, {"stage": stage, "output": str(job.output[0]), "recipe": job.params.recipe,
+                                      "inputs": inputs, "device": config[STAGES[stage].config_section]["device"]}))
     # Snakemake runs a rule's ready jobs in no particular order (workers.look_ahead allows for that): the workers
     # go stage by stage, each in the order of its items' numbers, where each stage's inputs come first.
     order = list(STAGES)
-    items.sort(key=lambda item: (order.index(item["stage"]), _item_number(item["output"])))
-    plan = {"workflow": [workflow.pid, workflow.start], "written": time.time(), "items": items,
+    items.sort(key=lambda staged: (order.index(staged[0]), staged[1]))
+    plan = {"workflow": [workflow.pid, workflow.start], "written": time.time(), "items": [item for *_, item in items],
             "outputs": sorted({str(output) for job in jobs for output in job.output})}
     with atomic_path(plan_path(workers_dir, workflow.pid)) as temporary:
         temporary.write_text(json.dumps(plan))
@@ -63,11 +65,6 @@ def write_plan(workers_dir: Path, workflow, jobs, config: dict) -> None:
 
 def remove_plan(workers_dir: Path) -> None:
     plan_path(workers_dir, os.getpid()).unlink(missing_ok=True)
-
-
-def _item_number(output: str) -> int:
-    digits = "".join(character if character.isdigit() else " " for character in Path(output).name).split()
-    return int(digits[0]) if digits else 0
 
 
 @dataclass(frozen=True)
@@ -85,9 +82,10 @@ class PlannedItem:
 
 @dataclass(frozen=True)
 class Candidate:
-    """An item to make ahead: where it goes in the store, and the store it goes to."""
+    """An item to make ahead: its recipe, where it goes in the store, and the store it goes to."""
 
     item: PlannedItem
+    recipe: Recipe
     entry: Path
     store: Store
 
@@ -125,15 +123,16 @@ class LookAhead:
             return  # no plan: a dry run's job, a run without hooks, a job run by hand
         if tuple(plan["workflow"]) != self.workflow:
             return  # an earlier process's, with the same pid
-        self.planned_at, self.made_in_run = plan["written"], set(plan["outputs"])
-        self.items = [item for item in (PlannedItem(**fields) for fields in plan["items"]) if self._mine(item)]
-
-    def _mine(self, item: PlannedItem) -> bool:
         from aibeats.devices import resolve_device
 
-        return (STAGES[item.stage].family == self.family and item.recipe.get("model_id") == self.model_id
-                and (item.recipe.get("precision") or "auto") == self.precision
-                and resolve_device(item.device) == self.device)
+        self.planned_at, self.made_in_run = plan["written"], set(plan["outputs"])
+        items = [PlannedItem(**fields) for fields in plan["items"]]
+        # Resolved once per name: a plan names the config's few devices thousands of times.
+        devices = {item.device: resolve_device(item.device) for item in items}
+        self.items = [item for item in items if STAGES[item.stage].family == self.family
+                      and item.recipe.get("model_id") == self.model_id
+                      and (item.recipe.get("precision") or "auto") == self.precision
+                      and devices[item.device] == self.device]
 
     def stop(self) -> None:
         """Make nothing more ahead for the run being served (its plan is read again for the next run)."""
@@ -155,11 +154,12 @@ class LookAhead:
         for item in self.items:
             if item.output in self.done or not self._ready(item):
                 continue
-            recipe = STAGES[item.stage].recipe.from_params(item.recipe).as_params()
-            entry = store.entry(store_key(item.stage, recipe, item.inputs, library_versions()), Path(item.output))
+            recipe = STAGES[item.stage].recipe.from_params(item.recipe)
+            entry = store.entry(store_key(item.stage, recipe.as_params(), item.inputs, library_versions()),
+                                Path(item.output))
             self.done.add(item.output)
             if not entry.exists():  # else its job restores it as it is
-                return Candidate(item, entry, store)
+                return Candidate(item, recipe, entry, store)
         return None
 
     def _ready(self, item: PlannedItem) -> bool:
@@ -177,8 +177,7 @@ class LookAhead:
         from aibeats.stages import MAKERS
 
         item = candidate.item
-        MAKERS[item.stage](model, STAGES[item.stage].recipe.from_params(item.recipe), item.inputs, candidate.entry,
-                           None)
+        MAKERS[item.stage](model, candidate.recipe, item.inputs, candidate.entry, None)
         self.made.append(candidate.entry)
         candidate.store.evict()
 

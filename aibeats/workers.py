@@ -367,21 +367,22 @@ class _Server:
                 continue
             with self.state:
                 if request["op"] == "shutdown" and not self.waiting:
-                    # Gone from the socket before answering: whoever asked may start a replacement at once.
-                    self.remove_files()
-                    with suppress(OSError):
-                        connection.send({"ok": True})
-                    self.exit(f"asked to stop after {self.served} requests")
+                    self.stop(connection)
                 # A stop asked for while jobs wait comes after them.
                 self.waiting += 1
             self.requests.put((connection, request))
 
+    def stop(self, connection: Connection) -> NoReturn:
+        """Exit as asked on connection, even in the middle of a look-ahead."""
+        # Gone from the socket before answering: whoever asked may start a replacement at once.
+        self.remove_files()
+        with suppress(OSError):
+            connection.send({"ok": True})
+        self.exit(f"asked to stop after {self.served} requests")
+
     def serve_one(self, connection: Connection, request: dict, model) -> None:
         if request["op"] == "shutdown":
-            self.remove_files()
-            with suppress(OSError):
-                connection.send({"ok": True})
-            self.exit(f"asked to stop after {self.served} requests")
+            self.stop(connection)
         with self.state:
             self.workflow = Workflow(*request["workflow"])
         self.look_ahead.follow(request)

@@ -50,7 +50,8 @@ def track(project: Path, index: int) -> Path:
 def plan_tracks(project: Path, recipes: dict[int, TrackRecipe]) -> None:
     """The plan Snakemake's onstart writes, for a run whose jobs make these tracks."""
     jobs = [SimpleNamespace(rule=SimpleNamespace(name=STAGES["music"].rule), output=[str(track(project, index))],
-                            params=SimpleNamespace(recipe=recipe.as_params()), input={})
+                            wildcards_dict={"i": str(index)}, params=SimpleNamespace(recipe=recipe.as_params()),
+                            input={})
             for index, recipe in recipes.items()]
     write_plan(project / ".workers", Workflow.of_this_job(), jobs, {"music": {"device": "cpu"}, "image": {},
                                                                      "video": {"backend": "svd"}})
