@@ -10,7 +10,6 @@ from pathlib import Path
 
 from PIL import Image, PngImagePlugin, UnidentifiedImageError
 
-from aibeats import audio, video_io
 from aibeats.atomic import atomic_path
 from aibeats.errors import MediaError
 from aibeats.versions import library_versions
@@ -53,12 +52,18 @@ def read_recipe(path: Path) -> dict:
             head = file.read(12)
     except OSError as error:
         raise MediaError(f"{path}: cannot read it ({error.strerror})") from error
+    # The audio and video modules only where needed: they import numpy and scipy, which would cost a job that
+    # claims an image from the store (aibeats.store) more than all else it does.
     if head.startswith(b"\x89PNG\r\n\x1a\n"):
         recipe = _read_png_recipe(path)
     elif head[:4] == b"RIFF" and head[8:12] == b"WAVE":
-        recipe = audio.read_wav_recipe(path)
+        from aibeats.audio import read_wav_recipe
+
+        recipe = read_wav_recipe(path)
     elif head[4:8] == b"ftyp":
-        recipe = video_io.read_mp4_recipe(path)
+        from aibeats.video_io import read_mp4_recipe
+
+        recipe = read_mp4_recipe(path)
     else:
         raise MediaError(f"{path}: not a PNG, WAV or MP4 file, so it holds no ai-beats recipe")
     if recipe is None:

@@ -61,7 +61,8 @@ class Store:
         entry = self.entry(key, output)
         if entry.suffix not in _CHECKABLE or not entry.is_file():
             return False
-        # Only now: reading recipes imports PIL and scipy, which a job that finds nothing here never needs.
+        # Only now: reading a recipe imports PIL, and for a sound or a video numpy and scipy, which a job that finds
+        # nothing here never needs.
         from aibeats.provenance import read_recipe
 
         try:

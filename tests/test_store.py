@@ -3,6 +3,8 @@
 import json
 import os
 import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -17,7 +19,8 @@ from aibeats.store import Store, store_key
 
 from workflow import demo_config, file_hashes, run_ok
 
-SCHEMA = Path(__file__).resolve().parent.parent / "schemas" / "config.schema.yaml"
+REPO = Path(__file__).resolve().parent.parent
+SCHEMA = REPO / "schemas" / "config.schema.yaml"
 RECIPE = {"prompt": "a lake", "seed": 7, "attempt": 0}
 
 
@@ -38,6 +41,19 @@ def test_a_kept_file_is_restored_byte_for_byte_and_looks_new(tmp_path):
     assert restored.read_bytes() == original.read_bytes()
     assert restored.stat().st_mtime > time.time() - 60  # newer than its inputs, for Snakemake
     assert not store.restore("k2", tmp_path / "other.png", RECIPE)
+
+
+def test_claiming_an_image_imports_neither_numpy_nor_scipy(tmp_path):
+    # A job that claims an image its worker made ahead is a thin client: numpy and scipy alone would cost it more
+    # than the rest of its work (0.3 s of a 0.35 s job).
+    Store(tmp_path / ".store", limit_bytes=10**9).keep("k1", made(tmp_path / "img_1.png"))
+    claim = (f"import sys; from aibeats.store import Store; "
+             f"print(Store('.store', 10**9).restore('k1', 'out.png', {RECIPE!r}), "
+             "[m for m in ('numpy', 'scipy', 'torch') if m in sys.modules])")
+    result = subprocess.run([sys.executable, "-c", claim], cwd=tmp_path, capture_output=True, text=True, check=True,
+                            env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert result.stdout.splitlines()[-1] == "True []"
+    assert (tmp_path / "out.png").read_bytes() == (tmp_path / "img_1.png").read_bytes()
 
 
 def test_an_entry_whose_recipe_differs_or_is_unreadable_is_dropped_not_served(tmp_path):
