@@ -7,11 +7,26 @@ not pay for importing numpy, scipy or PIL.
 import contextlib
 import functools
 import importlib.metadata
+import json
+import os
 import platform
+import sys
 
 import imageio_ffmpeg
 
 _PACKAGES = ("torch", "transformers", "diffusers", "numpy", "aibeats")
+# Where Snakemake's process hands its versions to the jobs it starts, which inherit its environment.
+_ANNOUNCED_VARIABLE = "AIBEATS_LIBRARY_VERSIONS"
+
+
+def announce_versions() -> None:
+    """Hand this process's versions to its jobs: asking ffmpeg starts two processes, a fifth of what a job that
+    only claims an item made ahead costs. A job in another environment (a stage's conda env) asks for its own."""
+    try:
+        versions = _installed_versions()
+    except (OSError, RuntimeError):  # no usable ffmpeg: the jobs that need one say so, not Snakefile's parsing
+        return
+    os.environ[_ANNOUNCED_VARIABLE] = json.dumps({"prefix": sys.prefix, "versions": versions})
 
 
 def library_versions() -> dict:
@@ -19,6 +34,9 @@ def library_versions() -> dict:
 
     Read from package metadata rather than by importing, so the clip stage records versions without torch.
     """
+    announced = json.loads(os.environ.get(_ANNOUNCED_VARIABLE, "null"))
+    if announced and announced["prefix"] == sys.prefix:
+        return announced["versions"]
     return dict(_installed_versions())
 
 

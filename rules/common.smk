@@ -8,6 +8,7 @@ from aibeats.look_ahead import remove_plan, write_plan
 from aibeats.pins import pins_path
 from aibeats.pipeline import STAGES
 from aibeats.plan import Project
+from aibeats.versions import announce_versions
 from aibeats.workers import Workflow, stop_workers
 
 try:
@@ -19,6 +20,8 @@ except ConfigError as error:
 
 # Model workers watch this process and exit soon after it is gone, however it ended (kill -9 included).
 Workflow.announce()
+# Its jobs' store keys need the library versions: asked once here rather than in every job.
+announce_versions()
 # Each item's attempt is decided here, once per run: see aibeats.history for why never later.
 try:
     PROJECT = Project.for_run(config, main_process=workflow.is_main_process)

@@ -1,3 +1,5 @@
+import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +12,7 @@ from PIL import Image
 from aibeats.audio import write_wav
 from aibeats.errors import MediaError
 from aibeats.provenance import format_recipe, library_versions, make_recipe, read_recipe, save_png
+from aibeats.versions import announce_versions
 from aibeats.video_io import write_animation
 
 SETTINGS = {"prompt": "Mystical Landscape, oil painting", "model_id": "stabilityai/sdxl-turbo", "inference_steps": 3,
@@ -37,6 +40,27 @@ def test_library_versions_do_not_import_torch():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "'ffmpeg'" in result.stdout
+
+
+def test_a_job_takes_the_versions_its_snakemake_announced_when_it_runs_the_same_python(monkeypatch):
+    monkeypatch.setenv("AIBEATS_LIBRARY_VERSIONS", "")  # restored afterwards: announce_versions sets it
+    announce_versions()
+    assert json.loads(os.environ["AIBEATS_LIBRARY_VERSIONS"])["versions"] == library_versions()
+    # Announced versions are taken as they are, without asking ffmpeg again...
+    announced = {"python": "3.0", "ffmpeg": "announced"}
+    monkeypatch.setenv("AIBEATS_LIBRARY_VERSIONS", json.dumps({"prefix": sys.prefix, "versions": announced}))
+    assert library_versions() == announced
+    # ...but not by a job in another environment (a stage's conda env), whose libraries may differ.
+    monkeypatch.setenv("AIBEATS_LIBRARY_VERSIONS", json.dumps({"prefix": "/other/env", "versions": announced}))
+    assert library_versions()["ffmpeg"] != "announced"
+
+
+def test_without_a_usable_ffmpeg_snakemake_announces_no_versions_and_goes_on():
+    code = ("import os; from aibeats.versions import announce_versions; announce_versions(); "
+            "print('AIBEATS_LIBRARY_VERSIONS' in os.environ)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env={**os.environ, "IMAGEIO_FFMPEG_EXE": "/no/such/ffmpeg"})
+    assert (result.returncode, result.stdout.strip()) == (0, "False"), result.stderr
 
 
 def test_png_recipe_round_trip_and_same_bytes_every_time(tmp_path: Path):
