@@ -61,18 +61,20 @@ class Stopwatch:
 
     Also `watch.foreign_load`: the share of the machine's CPUs that other processes took meanwhile (0 on an
     idle machine, 1 when they kept every core busy). It counts as foreign whatever is not this process or a
-    child it waited for, so it is meaningful only for blocks whose work stays in such processes.
+    child it waited for, so it is meaningful only for blocks whose work stays in such processes. And
+    `watch.cpu_seconds`: the CPU time of this process and of those children.
     """
 
     def __enter__(self) -> "Stopwatch":
-        self.seconds = self.foreign_load = 0.0
+        self.seconds = self.foreign_load = self.cpu_seconds = 0.0
         self._busy, self._own = _busy_cpu_seconds(), _own_cpu_seconds()
         self._start = time.perf_counter()
         return self
 
     def __exit__(self, *exc_info) -> None:
         self.seconds = time.perf_counter() - self._start
-        foreign = (_busy_cpu_seconds() - self._busy) - (_own_cpu_seconds() - self._own)
+        self.cpu_seconds = _own_cpu_seconds() - self._own
+        foreign = (_busy_cpu_seconds() - self._busy) - self.cpu_seconds
         self.foreign_load = max(0.0, foreign / (self.seconds * os.cpu_count()))
 
 

@@ -88,6 +88,7 @@ class SideRun:
 
     seconds: float
     foreign_load: float  # share of the CPUs other processes took meanwhile
+    cpu_seconds: float  # of every process of the side: Snakemake, its jobs and the worker, or the script
     generation_seconds: list[float]  # per image, in the worker or in the script's loop
     threads: str  # torch's threads in the model's process
     load_seconds: float | None = None  # the model's load, where the side reports it (the script)
@@ -162,7 +163,8 @@ class ImageRuns:
                                f"{len(workers.threads)} worker(s) and {len(missing)} images missing")
         made = [line for log in worker_logs.glob("*.log") for line in _IMAGE_MADE_LINE.finditer(log.read_text())]
         foreign = watch.foreign_load - sum(workers.cpu_seconds.values()) / (watch.seconds * os.cpu_count())
-        return SideRun(watch.seconds, max(0.0, foreign), [float(line["seconds"]) for line in made],
+        return SideRun(watch.seconds, max(0.0, foreign), watch.cpu_seconds + sum(workers.cpu_seconds.values()),
+                       [float(line["seconds"]) for line in made],
                        next(iter(workers.threads.values())), made_ahead=sum(bool(line["ahead"]) for line in made))
 
     def original_run(self) -> SideRun:
@@ -191,8 +193,8 @@ class ImageRuns:
             raise RuntimeError(f"bench/original_images.py failed (exit status {completed.returncode}):\n"
                                f"{completed.stdout[-4000:]}\n{completed.stderr[-4000:]}")
         result = json.loads(result_file.read_text())
-        return SideRun(watch.seconds, watch.foreign_load, result["image_seconds"], str(result["threads"]),
-                       result["load_seconds"])
+        return SideRun(watch.seconds, watch.foreign_load, watch.cpu_seconds, result["image_seconds"],
+                       str(result["threads"]), result["load_seconds"])
 
     def original_output(self, index: int) -> Path:
         return self.original_folder / self.project.output("image", index).name
@@ -219,14 +221,18 @@ def run_size(runs: ImageRuns) -> list[Round]:
     return rounds
 
 
-def _runs_note(runs: list[SideRun]) -> str:
-    return ", ".join(f"{run.seconds:.2f}" for run in runs) + " s"
+def _runs_note(runs: list[SideRun], field: str = "seconds") -> str:
+    return ", ".join(f"{getattr(run, field):.2f}" for run in runs) + " s"
 
 
 def size_measurements(runs: ImageRuns, rounds: list[Round]) -> list[Measurement]:
     size, n = runs.size.name, runs.size.n_images
     workflow, original = [r.workflow for r in rounds], [r.original for r in rounds]
     ratios = [r.ratio for r in rounds]
+    cpu_ratios = [r.workflow.cpu_seconds / r.original.cpu_seconds for r in rounds]
+    # The workflow's CPU time spread over every core of the machine, against the original's wall time: however
+    # well its processes overlapped, the workflow's ratio could not go below this on this machine.
+    floors = [r.workflow.cpu_seconds / os.cpu_count() / r.original.seconds for r in rounds]
     shares = [100 * run.foreign_load for run in workflow + original]
     threads = {name: "/".join(sorted({run.threads for run in side}))
                for name, side in (("workflow", workflow), ("original", original))}
@@ -251,6 +257,11 @@ def size_measurements(runs: ImageRuns, rounds: list[Round]) -> list[Measurement]
                     note=f"paired ratios {', '.join(f'{ratio:.3f}' for ratio in ratios)}; torch threads: workflow "
                          f"{threads['workflow']}, original {threads['original']}; same pixels on both sides: "
                          f"{'yes' if runs.same_pixels() else 'NO'}"),
+        Measurement(f"{size}: CPU time, workflow / original, median of {ROUNDS} rounds", statistics.median(cpu_ratios),
+                    "x", note=f"CPU time per run: workflow {_runs_note(workflow, 'cpu_seconds')}, original "
+                              f"{_runs_note(original, 'cpu_seconds')}; spread over all {os.cpu_count()} cores, the "
+                              f"workflow's takes {statistics.median(floors):.2f} x the original's wall time, the "
+                              "least ratio this machine allows (a worker's last half second goes uncounted)"),
         Measurement(f"{size}: other processes' CPU share, max of the counted runs", max(shares), "%",
                     note=f"median {statistics.median(shares):.0f} %; workflow runs "
                          f"{', '.join(f'{share:.0f}' for share in shares[:ROUNDS])} %, original runs "
