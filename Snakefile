@@ -48,3 +48,7 @@ include: "rules/video.smk"
 include: "rules/audio_clip.smk"
 include: "rules/mix.smk"
 include: "rules/review.smk"
+
+
+# Last, once every rule is parsed: Snakemake plans every job next.
+collect_less_while_planning()

@@ -2,6 +2,7 @@
 import sys
 from pathlib import Path
 
+from aibeats.collector import collect_less_while_planning
 from aibeats.config import TINY_MODELS_DIR, validate_config
 from aibeats.errors import ConfigError
 from aibeats.look_ahead import remove_plan, write_plan
