@@ -8,8 +8,8 @@ _ALLOCATIONS_PER_COLLECTION = 100_000
 
 
 def collect_less_while_planning() -> None:
-    """Keep the collector from walking the plan's objects again and again: it took 10-18 % of a dry run of 5505
-    jobs (bench/RESULTS.md). What parsing made (modules, rules, the project's tables) lives as long as the
+    """Keep the collector from walking the plan's objects again and again: it took about a tenth of a dry run of
+    5505 jobs (bench/RESULTS.md). What parsing made (modules, rules, the project's tables) lives as long as the
     process, so it is frozen out of collections; the objects planning makes are collected 140 times less often.
 
     Only Snakemake's process parses the Snakefile: jobs and workers keep Python's defaults.

@@ -24,7 +24,7 @@ def announce_versions() -> None:
     only claims an item made ahead costs. A job in another environment (a stage's conda env) asks for its own."""
     try:
         versions = _installed_versions()
-    except (OSError, RuntimeError):  # no usable ffmpeg: the jobs that need one say so, not Snakefile's parsing
+    except (OSError, RuntimeError):  # no usable ffmpeg: the jobs that need one say so, not the Snakefile's parsing
         return
     os.environ[_ANNOUNCED_VARIABLE] = json.dumps({"prefix": sys.prefix, "versions": versions})
 
