@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 from aibeats.checkout import REPO
@@ -160,6 +161,42 @@ def copy_workflow(destination: Path, with_tiny_models: bool = True) -> Path:
 def write_config(path: Path, overrides: dict) -> Path:
     path.write_text(yaml.safe_dump(overrides))
     return path
+
+
+def workflow_config(workdir: Path, *config_files: Path) -> dict:
+    """The config a run of the workflow in workdir validates: its config.yaml with each --configfile merged over
+    it in order, as Snakemake merges them."""
+    from snakemake.utils import update_config
+
+    from aibeats.config import validate_config
+
+    config = yaml.safe_load((workdir / "config.yaml").read_text())
+    for config_file in config_files:
+        update_config(config, yaml.safe_load(Path(config_file).read_text()))
+    return validate_config(config, workdir / "schemas" / "config.schema.yaml")
+
+
+def _decoded(path: Path) -> np.ndarray:
+    """What a file holds, without the recipe inside it: samples, pixels, or each decoded frame's checksum."""
+    from imageio_ffmpeg import get_ffmpeg_exe
+    from PIL import Image
+
+    from aibeats.audio import read_wav
+
+    if path.suffix == ".wav":
+        return read_wav(path)[0]
+    if path.suffix == ".png":
+        with Image.open(path) as image:
+            return np.asarray(image.convert("RGB"))
+    result = subprocess.run([get_ffmpeg_exe(), "-v", "error", "-i", str(path), "-map", "0:v", "-f", "framemd5", "-"],
+                            capture_output=True, text=True, check=True)
+    return np.array([line for line in result.stdout.splitlines() if not line.startswith("#")])
+
+
+def same_content(a: Path, b: Path) -> bool:
+    """Whether two WAV, PNG or MP4 files hold the same samples, pixels or frames, whatever recipes they carry."""
+    first, second = _decoded(a), _decoded(b)
+    return first.shape == second.shape and bool(np.array_equal(first, second))
 
 
 def snakemake(workdir: Path, *args: str, timeout: float = 1800) -> subprocess.CompletedProcess:

@@ -35,11 +35,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import yaml
-from PIL import Image
 
-from aibeats.config import validate_config
 from aibeats.devices import resolve_device
 from aibeats.plan import Project
 from bench.harness import (
@@ -50,7 +47,9 @@ from bench.harness import (
     WorkerWatch,
     copy_workflow,
     ensure_tiny_models,
+    same_content,
     snakemake,
+    workflow_config,
     write_config,
 )
 
@@ -106,26 +105,12 @@ class Round:
         return self.workflow.seconds / self.original.seconds
 
 
-def _merged(base: dict, override: dict) -> dict:
-    """override deep-merged over base, as snakemake merges its --configfile files."""
-    merged = dict(base)
-    for key, value in override.items():
-        both_mappings = isinstance(value, dict) and isinstance(merged.get(key), dict)
-        merged[key] = _merged(merged[key], value) if both_mappings else value
-    return merged
-
-
 def _alive(pid: int) -> bool:
     """Whether a process still runs; a zombie does not: it holds no memory and computes nothing."""
     try:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
-
-
-def _pixels(path: Path) -> np.ndarray:
-    with Image.open(path) as image:
-        return np.asarray(image.convert("RGB"))
 
 
 class ImageRuns:
@@ -140,9 +125,7 @@ class ImageRuns:
                                "modifiers")
         overrides = {"image": {"n_images": size.n_images // n_modifiers, **size.image}}
         self.config_file = write_config(scratch / "images.yaml", overrides)
-        # The config the workflow validates: its config.yaml, then the --configfile files in order.
-        config = _merged(_merged(yaml.safe_load((workdir / "config.yaml").read_text()), demo), overrides)
-        self.project = Project(validate_config(config, workdir / "schemas" / "config.schema.yaml"))
+        self.project = Project(workflow_config(workdir, workdir / DEMO_CONFIG, self.config_file))
         self.root = workdir / self.project.root
         self.original_folder = scratch / "original"
 
@@ -202,8 +185,7 @@ class ImageRuns:
     def same_pixels(self) -> bool:
         """Whether the last runs of both sides made the same images, pixel for pixel (only the workflow's PNGs carry
         a recipe)."""
-        return all(np.array_equal(_pixels(self.workdir / self.project.output("image", index)),
-                                  _pixels(self.original_output(index)))
+        return all(same_content(self.workdir / self.project.output("image", index), self.original_output(index))
                    for index in self.project.indices("image"))
 
 

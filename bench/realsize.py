@@ -47,10 +47,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-import yaml
-
-from aibeats.config import validate_config
 from aibeats.pipeline import STAGES
 from aibeats.plan import Project
 from aibeats.workers import stop_workers
@@ -62,7 +58,9 @@ from bench.harness import (
     WorkerWatch,
     copy_workflow,
     peak_rss_bytes,
+    same_content,
     snakemake,
+    workflow_config,
     write_config,
 )
 
@@ -250,28 +248,6 @@ def _gb(n_bytes: float) -> str:
     return f"{n_bytes / 1e9:.2f} GB"
 
 
-def _decoded(path: Path):
-    """What a file holds, without the recipe inside it: samples, pixels, or each decoded frame's checksum."""
-    from imageio_ffmpeg import get_ffmpeg_exe
-    from PIL import Image
-
-    from aibeats.audio import read_wav
-
-    if path.suffix == ".wav":
-        return read_wav(path)[0]
-    if path.suffix == ".png":
-        with Image.open(path) as image:
-            return np.asarray(image.convert("RGB"))
-    result = subprocess.run([get_ffmpeg_exe(), "-v", "error", "-i", str(path), "-map", "0:v", "-f", "framemd5", "-"],
-                            capture_output=True, text=True, check=True)
-    return np.array([line for line in result.stdout.splitlines() if not line.startswith("#")])
-
-
-def _same_content(a: Path, b: Path) -> bool:
-    first, second = _decoded(a), _decoded(b)
-    return first.shape == second.shape and bool(np.array_equal(first, second))
-
-
 # ---------------------------------------------------------------------------------------------- the benchmark
 
 class RealsizeBench:
@@ -286,11 +262,7 @@ class RealsizeBench:
         for stage in STAGE_NAMES:
             settings[STAGES[stage].config_section]["model_id"] = str(model_folder(stage))
         self.config_file = write_config(scratch / "realsize.yaml", {"project_name": WORK["project_name"], **settings})
-        config = yaml.safe_load((self.workdir / "config.yaml").read_text())
-        for section, values in yaml.safe_load(self.config_file.read_text()).items():
-            config[section] = {**config[section], **values} if isinstance(values, dict) else values
-        config = validate_config(config, self.workdir / "schemas" / "config.schema.yaml")
-        self.project = Project(config)
+        self.project = Project(workflow_config(self.workdir, self.config_file))
         self.root = self.workdir / self.project.root
 
     def workflow_run(self, stage: str, repeat: bool) -> SideRun:
@@ -350,7 +322,7 @@ class RealsizeBench:
 
     def outputs_match(self, stage: str) -> bool:
         """Whether the two sides made the same items: same samples, pixels or decoded frames."""
-        return all(_same_content(self.workdir / self.project.output(stage, index),
+        return all(same_content(self.workdir / self.project.output(stage, index),
                                  self.scratch / "original" / stage / self.project.output(stage, index).name)
                    for index in self.project.indices(stage))
 
