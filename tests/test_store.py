@@ -44,8 +44,8 @@ def test_a_kept_file_is_restored_byte_for_byte_and_looks_new(tmp_path):
 
 
 def test_claiming_an_image_imports_neither_numpy_nor_scipy(tmp_path):
-    # A job that claims an image its worker made ahead is a thin client: numpy and scipy alone would cost it more
-    # than the rest of its work (0.3 s of a 0.35 s job).
+    # A job that claims an image its worker made ahead is a thin client: numpy and scipy alone cost it 0.3 s, more
+    # than the rest of its work.
     Store(tmp_path / ".store", limit_bytes=10**9).keep("k1", made(tmp_path / "img_1.png"))
     claim = (f"import sys; from aibeats.store import Store; "
              f"print(Store('.store', 10**9).restore('k1', 'out.png', {RECIPE!r}), "
