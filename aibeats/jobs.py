@@ -67,7 +67,8 @@ def run_stage_job(snakemake, stage: str) -> None:
         if not declared.uses_model(snakemake.config):
             from aibeats.stages import maker_of
 
-            maker_of(stage)(None, recipe, inputs, Path(output), Path(params.history))
+            options = {"threads": snakemake.threads} if declared.parallel else {}
+            maker_of(stage)(None, recipe, inputs, Path(output), Path(params.history), **options)
             return
         from aibeats.generate import generate
 

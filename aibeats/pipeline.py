@@ -49,6 +49,9 @@ class Stage:
     seed_name: str
     # Its heading on the review page and its category in Snakemake's report.
     title: str
+    # Whether its maker spreads its work over every core of its job (a `threads` argument); model stages do, by
+    # their workers, whatever this says.
+    parallel: bool = False
 
     @property
     def needs_gpu(self) -> bool:
@@ -95,7 +98,8 @@ STAGES: dict[str, Stage] = {stage.name: stage for stage in (
           config_section="audio_clip", family=None, env="clip", recipe=ClipRecipe, maker="aibeats.stages:make_clip",
           seed_name="clip", title="Clips"),
     Stage("mix", rule="mix_clips", output="mix/mix.mp4", items="project", config_section="mix", family=None,
-          env="clip", recipe=MixRecipe, maker="aibeats.stages:make_mix", seed_name="mix", title="The mix"),
+          env="clip", recipe=MixRecipe, maker="aibeats.stages:make_mix", seed_name="mix", title="The mix",
+          parallel=True),
     Stage("chapters", rule="write_chapters", output="mix/chapters.txt", items="project", config_section="mix",
           family=None, env="clip", recipe=ChaptersRecipe, maker="aibeats.stages:make_chapters",
           seed_name="chapters", title="Chapters"),

@@ -7,6 +7,7 @@ the same attempt.
 """
 
 import importlib
+import tempfile
 from pathlib import Path
 
 from aibeats.errors import MediaError
@@ -159,45 +160,31 @@ def maker_of(stage: str):
 
 
 
-def make_mix(model: None, recipe: MixRecipe, inputs: dict, output: Path, history_dir: Path) -> None:
-    """The finished video: the clips' audio crossfaded and normalised, their video cut near each crossfade's
+def make_mix(model: None, recipe: MixRecipe, inputs: dict, output: Path, history_dir: Path,
+             threads: int = 1) -> None:
+    """The finished video: the clips' audio crossfaded, each track at the mix's loudness, made and kept piece by
+    piece (aibeats.mix_audio, in `{project}/.cache/mix/` beside the history); their video cut near each crossfade's
     middle by stream copy."""
-    from aibeats import loudness, video_io
+    from aibeats import video_io
+    from aibeats.mix_audio import MixAudioSettings, make_mix_audio
 
     by_name = {Path(path).name: Path(path) for path in inputs["clips"]}
     clips = [by_name[name] for name, *_ in recipe.clips]
     if not recipe.placed:
         recipe = recipe.cut_at([_clip_animations(clip) for clip in clips])
-    rate, fps = recipe.audio_sample_rate, recipe.video_fps
-    tracks = [video_io.decode_audio(clip, rate, channels=2) for clip in clips]
-    audio = crossfade_tracks(tracks, round(recipe.crossfade_duration * rate))
-    audio = loudness.normalize_loudness(audio, rate, recipe.loudness_lufs, recipe.true_peak_db, what=str(output))
-    spans = [(clip, first, end) for clip, (_, first, end, _) in zip(clips, recipe.clips, strict=True)]
-    video_io.assemble_mix(spans, audio, rate, fps, output, make_recipe("mix", **recipe.as_params()),
-                          true_peak_db=recipe.true_peak_db, height=recipe.height)
+    rate = recipe.audio_sample_rate
+    settings = MixAudioSettings(rate, recipe.loudness_lufs, recipe.true_peak_db,
+                                round(recipe.crossfade_duration * rate))
+    cache = Path(history_dir).parent / ".cache" / "mix"
+    with tempfile.TemporaryDirectory() as scratch:
+        stream = Path(scratch) / "mix.aac"
+        audio = make_mix_audio(clips, settings, cache, stream, threads)
+        print(f"audio: {audio.pieces_made} pieces made, {audio.pieces_kept} kept from the last mix; "
+              f"{audio.loudness_lufs:.2f} LUFS, true peak {audio.true_peak_db:.2f} dBTP", flush=True)
+        spans = [(clip, first, end) for clip, (_, first, end, _) in zip(clips, recipe.clips, strict=True)]
+        video_io.assemble_mix(spans, stream, audio.samples, rate, recipe.video_fps, output,
+                              make_recipe("mix", **recipe.as_params()), height=recipe.height)
     _finish(history_dir, output, recipe)
-
-
-def crossfade_tracks(tracks: list, overlap: int):
-    """The tracks one after the other, each overlapping the next by `overlap` samples with an equal-power
-    crossfade: two different pieces of music add up in power, not in amplitude, so sine and cosine fades keep
-    the loudness steady through the join where linear ones would dip by 3 dB in its middle."""
-    import numpy as np
-
-    total = sum(len(track) for track in tracks) - overlap * (len(tracks) - 1)
-    mix = np.zeros((total, *tracks[0].shape[1:]), dtype=np.float32)
-    ramp = (np.arange(overlap, dtype=np.float64) + 0.5) / overlap * np.pi / 2
-    fade_in, fade_out = np.sin(ramp), np.cos(ramp)
-    start = 0
-    for number, track in enumerate(tracks):
-        track = np.array(track, dtype=np.float64)
-        if overlap and number > 0:
-            track[:overlap] *= fade_in.reshape(-1, *[1] * (track.ndim - 1))
-        if overlap and number < len(tracks) - 1:
-            track[-overlap:] *= fade_out.reshape(-1, *[1] * (track.ndim - 1))
-        mix[start:start + len(track)] += track.astype(np.float32)
-        start += len(track) - overlap
-    return mix
 
 
 def make_chapters(model: None, recipe: ChaptersRecipe, inputs: dict, output: Path, history_dir: Path) -> None:

@@ -30,8 +30,6 @@ from aibeats.items import KEYFRAME_SECONDS
 _X264_THREADS = 4
 _X264_CRF = 18
 _AAC_BITRATE = "160k"
-# What YouTube asks for: stereo AAC-LC at 384 kb/s.
-_MIX_AAC_BITRATE = "384k"
 # Encodes of the audio before it is under its true-peak ceiling, and how far under it a retry aims.
 _PEAK_ROUNDS = 3
 _PEAK_STEP_DB = 0.1
@@ -374,29 +372,26 @@ def _mix_concat_list(spans: list[tuple[Path, int, int]], fps: int) -> str:
 
 
 # The mix's parts, its format, and where it goes: grouping them would only name the same things twice.
-def assemble_mix(spans: list[tuple[Path, int, int]], audio: np.ndarray, sampling_rate: int,  # noqa: PLR0913
-                 fps: int, path: Path, recipe: dict, *, true_peak_db: float, height: int | None) -> None:
-    """The mix: frames [first, end) of each clip, with the audio as 384 kb/s stereo AAC. The video is a stream
-    copy, or, with a height, upscaled with Lanczos and encoded once as H.264 High.
+def assemble_mix(spans: list[tuple[Path, int, int]], audio_stream: Path, samples: int,  # noqa: PLR0913
+                 sampling_rate: int, fps: int, path: Path, recipe: dict, *, height: int | None) -> None:
+    """The mix: frames [first, end) of each clip, with the audio: an ADTS stream of AAC frames (aibeats.mix_audio)
+    `samples` long, copied as it is. The video is a stream copy too, or, with a height, upscaled with Lanczos and
+    encoded once as H.264 High."""
+    from aibeats.aac import adts_timing
 
-    The AAC encoder adds peaks between samples; the encoded file's true peak is measured and, where it passes
-    the ceiling, the audio is turned down by the excess and encoded again.
-    """
     n_frames = sum(end - first for _, first, end in spans)
-    if abs(len(audio) / sampling_rate - n_frames / fps) > 1 / fps:
-        raise ValueError(f"{path}: the audio lasts {len(audio) / sampling_rate:.3f} s but the video "
+    if abs(samples / sampling_rate - n_frames / fps) > 1 / fps:
+        raise ValueError(f"{path}: the audio lasts {samples / sampling_rate:.3f} s but the video "
                          f"{n_frames / fps:.3f} s; they must match within one frame")
-    audio = np.asarray(audio, dtype="<f4")
     with tempfile.TemporaryDirectory() as scratch, atomic_path(path) as temporary:
         concat_list = Path(scratch) / "clips.txt"
         concat_list.write_text(_mix_concat_list(spans, fps))
-        args = ["-f", "concat", "-safe", "0", "-i", str(concat_list),
-                "-f", "f32le", "-ar", str(sampling_rate), "-ac", str(audio.shape[1]), "-i", "pipe:0",
+        args = ["-f", "concat", "-safe", "0", "-i", str(concat_list), "-f", "aac", "-i", str(audio_stream),
                 "-map", "0:v:0", "-map", "1:a:0", "-map_metadata", "-1", *_mix_video(height),
-                "-frames:v", str(n_frames), "-c:a", "aac", "-b:a", _MIX_AAC_BITRATE,
+                "-frames:v", str(n_frames), "-c:a", "copy", "-bsf:a", adts_timing(samples, sampling_rate),
                 "-video_track_timescale", str(_video_timescale(fps)), "-movflags", "+faststart", *_BITEXACT,
                 "-metadata", f"comment={json.dumps(recipe)}", "-f", "mp4", str(temporary)]
-        _encode_under_ceiling(args, audio, temporary, true_peak_db)
+        _run_with_input(args, [], path)
 
 
 def _mix_video(height: int | None) -> list[str]:

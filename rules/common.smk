@@ -70,9 +70,10 @@ def gpus_of(stage):
 
 def threads_of(stage):
     """Every core for a stage whose items load a model: its jobs run one at a time per GPU anyway, and on a
-    CPU torch computes on the threads it is given. One for the rest. On SLURM the profile sets them per rule
-    to the allocation's cpus_per_task."""
-    return workflow.cores if STAGES[stage].uses_model(config) else 1
+    CPU torch computes on the threads it is given. Every core for the mix too, which encodes its pieces side by
+    side and comes last. One for the rest. On SLURM the profile sets them per rule to the allocation's
+    cpus_per_task."""
+    return workflow.cores if STAGES[stage].uses_model(config) or STAGES[stage].parallel else 1
 
 
 def env_of(stage):

@@ -12,6 +12,7 @@ rule mix_clips:
         history=HISTORY,
     log:
         log_of("mix"),
+    threads: threads_of("mix")
     resources:
         gpu=gpus_of("mix"),
     conda:

@@ -10,9 +10,11 @@ from PIL import Image
 
 from aibeats.items import clip_keyframes, format_chapter_time, mix_starts, plan_mix, youtube_chapter_rule_broken
 from aibeats.loudness import measure, normalize_loudness
+from aibeats.mix_audio import crossfade_gains
+from aibeats.mix_plan import mix_length, place_clips
 from aibeats.provenance import read_recipe, save_png
 from aibeats.recipes import ThumbnailRecipe
-from aibeats.stages import crossfade_tracks, make_thumbnail
+from aibeats.stages import make_thumbnail
 
 RATE = 48000
 
@@ -40,11 +42,17 @@ def test_the_video_cuts_on_a_keyframe_and_lasts_as_long_as_the_audio(crossfade):
 
 def test_an_equal_power_crossfade_keeps_the_level_of_two_unrelated_tracks():
     rng = np.random.default_rng(1)
-    first, second = (rng.standard_normal((RATE * 4, 2)).astype(np.float32) * 0.1 for _ in range(2))
+    first, second = (rng.standard_normal((RATE * 4, 2)) * 0.1 for _ in range(2))
     overlap = RATE
-    mix = crossfade_tracks([first, second], overlap)
+    placed = place_clips([len(first), len(second)], overlap)
+    positions = np.arange(len(first))
+    faded = [track * crossfade_gains(place, positions, overlap)[:, None] for track, place in zip(
+        (first, second), placed, strict=True)]
+    mix = np.zeros((mix_length(placed), 2))
+    for track, place in zip(faded, placed, strict=True):
+        mix[place.start:place.end] += track
     assert len(mix) == len(first) + len(second) - overlap
-    assert np.allclose(mix[:RATE], first[:RATE]) and np.allclose(mix[-RATE:], second[-RATE:])
+    assert np.allclose(mix[:RATE * 3], first[:RATE * 3]) and np.allclose(mix[-RATE * 3:], second[-RATE * 3:])
     middle = mix[len(first) - overlap + overlap // 2 - 2400:len(first) - overlap + overlap // 2 + 2400]
     rms_db = 20 * np.log10(np.sqrt(np.mean(middle ** 2)) / np.sqrt(np.mean(first ** 2)))
     assert abs(rms_db) < 0.5  # a linear crossfade would dip by 3 dB here

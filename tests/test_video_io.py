@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from aibeats.aac import AdtsEncoder
 from aibeats.errors import MediaError
 from aibeats.items import fill_clip
 from aibeats.video_io import assemble_clip, assemble_mix, peek_mp4_recipe, probe, read_mp4_recipe, write_animation
@@ -122,10 +123,16 @@ def test_mix_shows_exactly_the_frames_asked_of_each_clip(animations, tmp_path: P
     first, second = tmp_path / "clip_1.mp4", tmp_path / "clip_2.mp4"
     assemble_clip(whole(animations, 24), soundtrack(24), SAMPLING_RATE, FPS, first, {})
     assemble_clip(whole(animations[::-1], 24), soundtrack(24), SAMPLING_RATE, FPS, second, {})
-    mix = tmp_path / "mix.mp4"
-    assemble_mix([(first, 0, 19), (second, 12, 24)], soundtrack(31, channels=2), SAMPLING_RATE, FPS, mix, {},
-                 true_peak_db=-1, height=None)
+    mix, stream = tmp_path / "mix.mp4", tmp_path / "mix.aac"
+    audio = soundtrack(31, channels=2)
+    with AdtsEncoder(stream, SAMPLING_RATE, 2) as encoder:
+        encoder.write(audio)
+    assemble_mix([(first, 0, 19), (second, 12, 24)], stream, len(audio), SAMPLING_RATE, FPS, mix, {}, height=None)
     assert np.array_equal(decode(mix), np.concatenate([decode(first)[:19], decode(second)[12:24]]))
+    # the joined AAC frames are timed as one encode: the edit list hides the priming, the audio lasts exactly
+    decoded = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(mix), "-map", "0:a",
+                              "-f", "f32le", "pipe:1"], capture_output=True, check=True).stdout
+    assert len(decoded) // 8 == len(audio)
 
 
 def test_clip_audio_is_not_cut_or_padded(animations, tmp_path: Path):
