@@ -23,6 +23,9 @@ PREVIOUS_RELEASE = Path(__file__).parent / "fixtures" / "release-f35a8f0.tar.gz"
 # The release with the mix (issue 10 but its cuts on the beat), before the review page (issue 11): the same
 # `git archive` of f4f9814.
 MIX_RELEASE = Path(__file__).parent / "fixtures" / "release-f4f9814.tar.gz"
+# The release before the mix was made piece by piece (issue 23) and the picture and music backends came (issues 20
+# and 21): the same `git archive` of 73c619b, with report/.
+PIECEWISE_MIX_RELEASE = Path(__file__).parent / "fixtures" / "release-73c619b.tar.gz"
 
 
 def checkout(release: Path, destination: Path) -> Path:
@@ -111,3 +114,13 @@ def test_a_project_made_by_the_release_with_the_mix_only_gains_its_review_page(t
     run_ok(workdir)
     assert file_hashes(workdir) == made_before
     assert planned_jobs(workdir) == set()
+
+
+def test_a_project_made_before_the_piecewise_mix_plans_nothing_and_keeps_every_byte(tmp_path):
+    previous = checkout(PIECEWISE_MIX_RELEASE, tmp_path / "previous")
+    run_ok(previous)
+    made_before = file_hashes(previous)
+    workdir = upgraded_copy(previous, tmp_path / "repo")
+    assert planned_jobs(workdir) == set()
+    run_ok(workdir)
+    assert file_hashes(workdir) == made_before
