@@ -35,6 +35,9 @@ def atomic_path(final: Path) -> Iterator[Path]:
         if temporary.is_dir() and final.is_dir():
             shutil.rmtree(final)
         os.replace(temporary, final)
+        # Renaming a hard link onto another link of the same file does nothing, and leaves the temporary name.
+        if os.path.lexists(temporary):
+            _remove(temporary)
     except BaseException:
         _remove(temporary)
         raise

@@ -102,7 +102,7 @@ class LookAhead:
         self.made_in_run: set[str] = set()  # outputs this run makes, as far as this worker knows
         self.planned_at = 0.0
         self.done: set[str] = set()  # outputs asked for or made ahead in this run
-        self.made: list[Path] = []  # store entries made ahead
+        self.made: dict[Path, int] = {}  # store entries made ahead, with their modification time then
         self.settings: dict = {}
 
     def follow(self, request: dict) -> None:
@@ -116,7 +116,7 @@ class LookAhead:
         self.done.add(request["output"])
 
     def _read_plan(self) -> None:
-        self.items, self.made_in_run, self.made, self.done = [], set(), [], set()
+        self.items, self.made_in_run, self.made, self.done = [], set(), {}, set()
         try:
             plan = json.loads(plan_path(self.workers_dir, self.workflow[0]).read_text())
         except (OSError, ValueError):
@@ -143,9 +143,9 @@ class LookAhead:
         store_settings, limit = self.settings.get("store"), self.settings.get("items", 0)
         if not store_settings or not limit:
             return None
-        # An entry made ahead is claimed once its job has placed it: a hard link at the output, or gone with a
-        # store that keeps nothing.
-        unclaimed = [entry for entry in self.made if _links(entry) == 1]
+        # An entry made ahead is claimed once its job has placed it (a restore marks its use on the entry), or gone
+        # with a store that keeps nothing.
+        unclaimed = [entry for entry, made in self.made.items() if _modified(entry) == made]
         if len(unclaimed) >= limit:
             return None
         from aibeats.versions import library_versions
@@ -178,12 +178,12 @@ class LookAhead:
 
         item = candidate.item
         MAKERS[item.stage](model, candidate.recipe, item.inputs, candidate.entry, None)
-        self.made.append(candidate.entry)
+        self.made[candidate.entry] = _modified(candidate.entry)
         candidate.store.evict()
 
 
-def _links(path: Path) -> int:
+def _modified(path: Path) -> int | None:
     try:
-        return path.stat().st_nlink
+        return path.stat().st_mtime_ns
     except OSError:
-        return 0
+        return None

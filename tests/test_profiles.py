@@ -11,6 +11,7 @@ from workflow import copy_workflow, parse_dry_run, snakemake
 
 GPU_RULES = {stage.rule for stage in STAGES.values() if stage.needs_gpu}
 CPU_RULES = {stage.rule for stage in STAGES.values() if not stage.needs_gpu} | {TINY_MODEL_RULE, REVIEW_RULE}
+PARALLEL_RULES = {stage.rule for stage in STAGES.values() if stage.parallel}
 
 
 def resources_by_rule(workdir, profile: str, *configfiles: str) -> dict[str, dict[str, str]]:
@@ -76,15 +77,18 @@ def test_the_preview_profile_writes_a_project_of_its_own_quickly(workdir):
     assert {job.resources.get("gpu") for job in jobs if job.rule == "animate_image"} == {"0"}
 
 
-def test_model_rules_compute_on_every_core_they_are_given(workdir):
+def test_model_rules_and_the_mix_compute_on_every_core_they_are_given(workdir):
     """All the workstation's cores (Snakemake caps threads at --cores); on SLURM the allocation's cpus_per_task,
-    which the profile sets (a local dry run would cap them at this machine's cores)."""
+    which the profile sets (a local dry run would cap them at this machine's cores). The mix encodes its audio
+    pieces side by side; every other CPU rule is one thread."""
     result = snakemake(workdir, "--dry-run", "--forceall", "--configfile", "profiles/demo/demo-config.yaml",
                        timeout=120)
     threads = {job.rule: job.threads for job in parse_dry_run(result.stdout + result.stderr)}
-    assert {rule: threads[rule] for rule in GPU_RULES} == dict.fromkeys(GPU_RULES, os.cpu_count())
-    assert {rule: threads[rule] for rule in CPU_RULES if rule in threads} == dict.fromkeys(
-        CPU_RULES & set(threads), 1)
+    assert PARALLEL_RULES == {"mix_clips"}
+    assert {rule: threads[rule] for rule in GPU_RULES | PARALLEL_RULES} == dict.fromkeys(
+        GPU_RULES | PARALLEL_RULES, os.cpu_count())
+    single = (CPU_RULES - PARALLEL_RULES) & set(threads)
+    assert {rule: threads[rule] for rule in single} == dict.fromkeys(single, 1)
     slurm = yaml.safe_load((workdir / "profiles" / "slurm" / "config.yaml").read_text())
-    assert {rule: slurm["set-threads"][rule] for rule in GPU_RULES} == {
-        rule: slurm["set-resources"][rule]["cpus_per_task"] for rule in GPU_RULES}
+    assert {rule: slurm["set-threads"][rule] for rule in GPU_RULES | PARALLEL_RULES} == {
+        rule: slurm["set-resources"][rule]["cpus_per_task"] for rule in GPU_RULES | PARALLEL_RULES}

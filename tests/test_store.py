@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 from PIL import Image
@@ -82,6 +83,50 @@ def test_the_least_recently_used_entries_go_past_the_limit(tmp_path):
     assert sorted(path.stem for path in (tmp_path / ".store").iterdir()) == ["one", "three"]
 
 
+def test_an_entry_linked_to_an_existing_video_takes_no_space_of_the_limit(tmp_path):
+    videos = [tmp_path / f"clip_{n}.mp4" for n in (1, 2, 3)]
+    for video in videos:
+        video.write_bytes(b"v" * 1000)
+    store = Store(tmp_path / ".store", limit_bytes=1500)
+    for number, video in enumerate(videos):
+        store.keep(f"k{number}", video)
+    # three hard links of existing files: none takes space, none goes
+    assert sorted(path.name for path in store.folder.iterdir()) == ["k0.mp4", "k1.mp4", "k2.mp4"]
+    videos[0].unlink()
+    videos[1].unlink()
+    store.evict()
+    # two now take space of their own; one fits
+    assert sorted(path.name for path in store.folder.iterdir()) == ["k1.mp4", "k2.mp4"]
+
+
+def test_a_sound_edited_in_place_leaves_its_kept_variant_as_it_was(tmp_path):
+    from aibeats.audio import write_wav
+
+    track = tmp_path / "track_1_ext.wav"
+    recipe = {"prompt": "rain", "seed": 3, "attempt": 0}
+    write_wav(track, np.zeros(3200, dtype=np.float32) + 0.25, 32000, make_recipe("music_continuation", **recipe))
+    original = track.read_bytes()
+    store = Store(tmp_path / ".store", limit_bytes=10**9)
+    store.keep("k", track)
+    # an audio editor trims and saves the file in place (the same inode), its recipe chunk left as it was
+    with open(track, "r+b") as file:
+        file.seek(60)
+        file.write(b"\x00" * 2000)
+    assert track.read_bytes() != original
+    assert store.restore("k", tmp_path / "again.wav", recipe)
+    assert (tmp_path / "again.wav").read_bytes() == original
+
+
+def test_keeping_a_file_placed_from_the_store_leaves_no_hidden_link_behind(tmp_path):
+    clip = tmp_path / "clip_1.mp4"
+    clip.write_bytes(b"v" * 100)
+    store = Store(tmp_path / ".store", limit_bytes=10**9)
+    store.keep("k", clip)
+    # a job keeps the file its worker placed from the store (what it made ahead): the entry is the output itself
+    store.keep("k", clip)
+    assert [path.name for path in store.folder.iterdir()] == ["k.mp4"]
+
+
 def test_the_key_covers_the_recipe_the_inputs_content_and_the_versions(tmp_path):
     source = tmp_path / "img_1.png"
     source.write_bytes(b"one")
@@ -102,25 +147,36 @@ def model_runs(workdir: Path) -> int:
 
 @pytest.mark.slow
 def test_undoing_an_edit_and_pinning_an_attempt_back_restore_files_without_a_model(demo_copy):
+    """With a store that has room for two variants of every sound and image but not for two of every video: the
+    current videos are hard links and take no space of their own, so the earlier variants still fit."""
     demo = Project(validate_config(demo_config(), SCHEMA))
     original = file_hashes(demo_copy)
+    sizes = {name: (demo_copy / demo.root / name).stat().st_size for name in original}
+    videos = sum(size for name, size in sizes.items() if name.endswith(".mp4"))
+    limit = 2 * (sum(sizes.values()) - videos) + 1.5 * videos
+    small = demo_copy / "small-store.yaml"
+    small.write_text(yaml.safe_dump({"workers": {"store_gb": limit / 1e9}}))
+    configs = ("--configfile", "profiles/demo/demo-config.yaml", small.name)
     edit = demo_copy / "edit.yaml"
     edit.write_text(yaml.safe_dump({"image": {"prompt_modifiers": ["digital art", "ink drawing"]}}))
-    run_ok(demo_copy, "--configfile", "profiles/demo/demo-config.yaml", str(edit.name))
+    run_ok(demo_copy, *configs, edit.name)
     assert file_hashes(demo_copy) != original
     runs = model_runs(demo_copy)
-    run_ok(demo_copy)  # the edit undone
+    run_ok(demo_copy, *configs)  # the edit undone
     assert file_hashes(demo_copy) == original
     assert model_runs(demo_copy) == runs
     log = (demo_copy / demo.root / "logs" / "images" / "img_2.log").read_text()
     assert "restored" in log and "from the store" in log
 
     (demo_copy / demo.image(3)).unlink()
-    run_ok(demo_copy)
+    run_ok(demo_copy, *configs)
     assert read_recipe(demo_copy / demo.image(3))["attempt"] == 1
     runs = model_runs(demo_copy)
     pin = demo_copy / "pin.yaml"
     pin.write_text(json.dumps({"attempts": {"img_3": 0}}))
-    run_ok(demo_copy, "--configfile", "profiles/demo/demo-config.yaml", pin.name)
+    run_ok(demo_copy, *configs, pin.name)
     assert file_hashes(demo_copy) == original
     assert model_runs(demo_copy) == runs
+    mix_log = (demo_copy / demo.root / "logs" / "mix" / "mix.log").read_text()
+    assert "restored" in mix_log
+    assert [path.name for path in (demo_copy / demo.root / ".store").iterdir() if path.name.startswith(".")] == []
