@@ -1,6 +1,8 @@
 """Clips cut on the beat: the beats found in a track, the plan they give, and a clip made on a click track."""
 
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 import imageio_ffmpeg
@@ -123,3 +125,40 @@ def test_a_mix_of_clips_cut_on_the_beat_cuts_them_where_their_recipes_say():
     placed = planned.cut_at([[["anim_1.mp4", 15], ["anim_2.mp4", 15]], [["anim_2.mp4", 4], ["anim_1.mp4", 26]]])
     # clip 2's keyframes are 0, 4 and 16: 4 is the one nearest the middle of the 6-frame crossfade
     assert placed.placed and placed.clips == [["clip_1.mp4", 0, 28, 0.0], ["clip_2.mp4", 4, 30, 4.0]]
+
+
+BEATS_IN_A_FRESH_PROCESS = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from test_beats import click_track, RATE
+from aibeats.beats import detect_beats
+print(detect_beats(click_track(4), RATE))
+"""
+
+
+def beats_in_parallel(cache_home: Path, processes: int) -> list[subprocess.CompletedProcess]:
+    env = {**os.environ, "XDG_CACHE_HOME": str(cache_home)}
+    env.pop("NUMBA_CACHE_DIR", None)
+    started = [subprocess.Popen([sys.executable, "-c", BEATS_IN_A_FRESH_PROCESS, str(Path(__file__).parent)],
+                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+               for _ in range(processes)]
+    return [subprocess.CompletedProcess(p.args, p.wait(timeout=300), *p.communicate()) for p in started]
+
+
+def test_clip_jobs_on_a_fresh_install_compile_librosa_one_at_a_time_into_a_cache_of_their_own(tmp_path):
+    """Two jobs compiling librosa's numba functions at once corrupt its cache (SIGSEGV, then on every run); a
+    cache that a crash left half written is made again."""
+    results = beats_in_parallel(tmp_path, 2)
+    assert [result.returncode for result in results] == [0, 0], [result.stderr[-2000:] for result in results]
+    assert results[0].stdout == results[1].stdout != "[]\n"
+    [cache] = (tmp_path / "ai-beats").glob("numba-*-librosa-*")
+    assert (cache / ".ready").exists() and list(cache.rglob("*.nbi"))
+
+    (cache / ".ready").unlink()
+    for compiled in cache.rglob("*.nb*"):
+        compiled.write_bytes(b"\0" * 16)
+    [again] = beats_in_parallel(tmp_path, 1)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert again.stdout == results[0].stdout
+    assert (cache / ".ready").exists()
+    assert all(compiled.read_bytes() != b"\0" * 16 for compiled in cache.rglob("*.nb*"))
