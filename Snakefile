@@ -1,8 +1,20 @@
 # ai-beats: text -> music tracks -> extended tracks -> images -> animations -> one clip per track -> the mix.
 # Every generated file is its own job: delete one and rerun to regenerate it (and what is built from it).
+import sys
+
 from snakemake.utils import min_version
 
+from aibeats.config import read_config_file
+from aibeats.errors import ConfigError
+
 min_version("9.0")
+
+
+# Snakemake's message for a config file it cannot parse names neither the file nor the line.
+try:
+    read_config_file("config.yaml")
+except ConfigError as error:
+    sys.exit(f"ai-beats: {error}")
 
 
 configfile: "config.yaml"
@@ -24,8 +36,10 @@ rule all:
         REVIEW_REPORT_FOLDER,
 
 
-# The jobs about to run, for the workers to make ahead (aibeats.look_ahead); never written by a dry run.
+# Before any job runs (a job's outputs are deleted as it starts): the models the jobs load, and the jobs about to
+# run, for the workers to make ahead (aibeats.look_ahead). Neither is done by a dry run.
 onstart:
+    check_models_or_exit(config, {job.rule.name for job in workflow.dag.needrun_jobs()})
     write_plan(WORKERS, Workflow.of_this_job(), workflow.dag.needrun_jobs(), config)
 
 

@@ -1,5 +1,5 @@
-"""Command line: `python -m aibeats inspect FILE...`, `python -m aibeats status [SNAKEMAKE ARGS...]` and
-`python -m aibeats review [--port N] [SNAKEMAKE ARGS...]`."""
+"""Command line: `python -m aibeats inspect FILE...`, `python -m aibeats status [SNAKEMAKE ARGS...]`,
+`python -m aibeats review [--port N] [SNAKEMAKE ARGS...]` and `python -m aibeats check-config FILE...`."""
 
 import argparse
 import sys
@@ -20,6 +20,10 @@ def main(argv: list[str] | None = None) -> int:
         "review", help="serve the review page on 127.0.0.1, with Re-roll and Keep behind every item")
     review.add_argument("--port", type=int, default=8765, help="0 picks a free port (default 8765)")
     review.epilog = status.epilog
+    check = commands.add_parser(
+        "check-config", help="check config files as a run would read them (config.yaml first), naming the file "
+                             "and line of a YAML error")
+    check.add_argument("files", nargs="*", type=Path)
     args, snakemake_args = parser.parse_known_args(argv)
     if snakemake_args and args.command not in ("status", "review"):
         parser.error(f"unrecognized arguments: {' '.join(snakemake_args)}")
@@ -29,6 +33,8 @@ def main(argv: list[str] | None = None) -> int:
             from aibeats.provenance import format_recipe, read_recipe
 
             print("\n\n".join(format_recipe(path, read_recipe(path)) for path in args.files))
+        elif args.command == "check-config":
+            print(check_config_files(args.files))
         elif args.command == "status":
             from aibeats.status import project_status
 
@@ -41,6 +47,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"aibeats: {error}", file=sys.stderr)
         return 1
     return 0
+
+
+def check_config_files(files: list[Path]) -> str:
+    from aibeats.config import merged_config, validate_config
+
+    repository = Path(__file__).resolve().parent.parent
+    paths = [Path("config.yaml") if Path("config.yaml").exists() else repository / "config.yaml", *files]
+    validate_config(merged_config(paths), repository / "schemas" / "config.schema.yaml")
+    return f"ok: {', '.join(str(path) for path in paths)}"
 
 
 if __name__ == "__main__":

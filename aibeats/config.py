@@ -14,6 +14,45 @@ from aibeats.pipeline import attempts_pattern
 TINY_MODELS_DIR = "models/tiny/"
 
 
+def read_config_file(path: str | Path) -> dict:
+    """A YAML (or JSON) config file as a dict; ConfigError naming the file, the line and the problem.
+
+    Snakemake's own message for a file it cannot parse names neither the file nor the line.
+    """
+    try:
+        loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ConfigError(f"cannot read the config file {path}: {error.strerror}") from None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = " ".join(part for part in (getattr(error, "context", None), getattr(error, "problem", None))
+                           if part) or str(error)
+        raise ConfigError(f"the config file {path} is not valid YAML{where}: {problem}") from None
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"the config file {path} must hold keys (music:, image:, ...), not a "
+                          f"{type(loaded).__name__}")
+    return loaded
+
+
+def merged_config(paths: list[str | Path]) -> dict:
+    """The config that Snakemake makes of these files, later ones over earlier ones, key by key."""
+    merged: dict = {}
+    for path in paths:
+        _merge(merged, read_config_file(path))
+    return merged
+
+
+def _merge(into: dict, update: dict) -> None:
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _merge(into[key], value)
+        else:
+            into[key] = value
+
+
 def load_schema(schema_path: str | Path) -> dict:
     """The schema, with what only the stage declaration knows filled in: the item names `attempts` takes."""
     schema = yaml.safe_load(Path(schema_path).read_text())
@@ -98,18 +137,33 @@ def _check_model_folders(config: dict) -> None:
                 f"{Path.cwd()}); give a Hugging Face model id like owner/name, or the folder of a saved model")
 
 
-def _check_relations(config: dict) -> None:
-    """Rules that tie two keys together, which JSON schema cannot express."""
+def _check_relations(config: dict, defaults: dict) -> None:
+    """Rules that tie two keys together, which JSON schema cannot express; a stage's own keys come before the
+    keys of the stages made from it, so that the key a user set is the one named."""
     music = config["music"]
     if music["prompt_music_duration"] >= music["max_continuation_duration"]:
         raise ConfigError(
             f"config key music.prompt_music_duration = {music['prompt_music_duration']!r} is not allowed: "
             f"it must be below music.max_continuation_duration ({music['max_continuation_duration']!r}), "
             "since each continuation window holds the audio prompt plus the new music")
-    clip_seconds = music["music_duration"] * config["audio_clip"]["n_music_loops"]
-    if config["mix"]["crossfade_duration"] >= clip_seconds:
+    initial = initial_track_seconds(music["initial_music_tokens"])
+    if music["music_duration"] < initial:
         raise ConfigError(
-            f"config key mix.crossfade_duration = {config['mix']['crossfade_duration']!r} is not allowed: it must be "
+            f"config key music.music_duration = {music['music_duration']!r} is not allowed: it must be at least "
+            f"{initial:g}, the length of the initial track that music.initial_music_tokens "
+            f"({music['initial_music_tokens']}) makes; lower both to make shorter tracks")
+    clip_seconds = music["music_duration"] * config["audio_clip"]["n_music_loops"]
+    crossfade = config["mix"]["crossfade_duration"]
+    if crossfade >= clip_seconds:
+        if crossfade == defaults["mix"]["crossfade_duration"]:
+            # the clips were made shorter: blame what the user changed
+            raise ConfigError(
+                f"config key music.music_duration = {music['music_duration']!r} is not allowed with "
+                f"audio_clip.n_music_loops = {config['audio_clip']['n_music_loops']!r}: a clip ({clip_seconds:g} s) "
+                f"must be longer than mix.crossfade_duration ({crossfade:g} s); lengthen the clips or lower "
+                "mix.crossfade_duration")
+        raise ConfigError(
+            f"config key mix.crossfade_duration = {crossfade!r} is not allowed: it must be "
             f"below a clip's length ({clip_seconds:g} s: music.music_duration x audio_clip.n_music_loops)")
     n_images = config["image"]["n_images"] * len(config["image"]["prompt_modifiers"])
     if config["mix"]["thumbnail_image"] > n_images:
@@ -122,12 +176,6 @@ def _check_relations(config: dict) -> None:
         raise ConfigError(
             f"config key mix.chapter_titles = {config['mix']['chapter_titles']!r} is not allowed: it may only use "
             f"{{track}} and {{modifier}} ({error!r})") from None
-    initial = initial_track_seconds(music["initial_music_tokens"])
-    if music["music_duration"] < initial:
-        raise ConfigError(
-            f"config key music.music_duration = {music['music_duration']!r} is not allowed: it must be at least "
-            f"{initial:g}, the length of the initial track that music.initial_music_tokens "
-            f"({music['initial_music_tokens']}) makes; lower both to make shorter tracks")
 
 
 # A preview (config `preview: true`, set by profiles/preview) checks the prompts quickly: images and animations
@@ -157,6 +205,12 @@ def preview_of(config: dict) -> dict:
     return preview
 
 
+def _validated_defaults(validator) -> dict:
+    defaults = {}
+    validator.validate(defaults)
+    return defaults
+
+
 def validate_config(config: dict, schema_path: str | Path) -> dict:
     """Return a validated copy of config with every default filled in; raise ConfigError on the first problem."""
     filled = copy.deepcopy(dict(config))
@@ -166,6 +220,6 @@ def validate_config(config: dict, schema_path: str | Path) -> dict:
         raise ConfigError("\n".join(_describe(e) for e in errors))
     if filled["preview"]:
         filled = preview_of(filled)
-    _check_relations(filled)
+    _check_relations(filled, _validated_defaults(validator))
     _check_model_folders(filled)
     return filled

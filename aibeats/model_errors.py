@@ -22,6 +22,13 @@ CONFIG_KEYS = {stage.family: f"{stage.config_section}.model_id" for stage in STA
 # The file at the top of a model of each family, in a folder or a hub repository: MusicGen's config,
 # the diffusers pipeline's index of its parts.
 MODEL_FILES = {"music": "config.json", "image": "model_index.json", "video": "model_index.json"}
+# What that file says a model of each family is: transformers' model_type, diffusers' pipeline _class_name.
+MODEL_KINDS = {
+    "music": ("model_type", {"musicgen"}),
+    "image": ("_class_name", {"StableDiffusionXLPipeline", "StableDiffusionPipeline", "FluxPipeline",
+                              "StableDiffusion3Pipeline"}),
+    "video": ("_class_name", {"StableVideoDiffusionPipeline"}),
+}
 
 
 class ModelError(AiBeatsError):
@@ -69,6 +76,60 @@ def check_hub(family: str, model_id: str) -> None:
                   f"{model_id}", flush=True)
             return
         raise
+
+
+def check_models_before_jobs(config: dict, rules: set[str], tiny_models_dir: str) -> None:
+    """Every model the planned jobs load, checked before any of them starts: Snakemake deletes a job's outputs
+    before the job runs, so a model that cannot load would cost the project its existing files first.
+
+    A hub id must be loadable (cached, or the hub answers that it exists), and a folder, or the cached copy of
+    a hub model, must hold a model of the stage's kind. A tiny model not built yet is built by the workflow.
+    """
+    checked = set()
+    for stage in STAGES.values():
+        if stage.rule not in rules or not stage.uses_model(config):
+            continue
+        model_id = config[stage.config_section]["model_id"]
+        if (stage.family, model_id) in checked or (model_id.startswith(tiny_models_dir) and not Path(
+                model_id).exists()):
+            continue
+        checked.add((stage.family, model_id))
+        try:
+            check_hub(stage.family, model_id)
+            _check_kind(stage.family, model_id)
+        except AiBeatsError:
+            raise
+        except Exception as error:
+            raise ModelError(explain(stage.family, model_id, error)) from error
+
+
+def _check_kind(family: str, model_id: str) -> None:
+    """The model's top file names a kind of model the family's loader takes; unknowable for a hub model that
+    is not cached yet (the hub said it exists: the load downloads it)."""
+    import json
+
+    model_file = MODEL_FILES[family]
+    top = Path(model_id, model_file)
+    if not Path(model_id).is_dir():
+        from huggingface_hub import try_to_load_from_cache
+
+        cached = try_to_load_from_cache(model_id, model_file)
+        if not _cached(cached):
+            return
+        top = Path(cached)
+    if not top.is_file():
+        raise ModelError(explain(family, model_id, FileNotFoundError(top)))
+    field, kinds = MODEL_KINDS[family]
+    try:
+        kind = json.loads(top.read_text()).get(field)
+    except (OSError, ValueError, AttributeError) as error:
+        raise ModelError(f"cannot load the {family} model {model_id!r} (config key {CONFIG_KEYS[family]}): its "
+                         f"{model_file} is not readable JSON ({_first_line(error)})") from None
+    if kind not in kinds:
+        raise ModelError(
+            f"cannot load the {family} model {model_id!r} (config key {CONFIG_KEYS[family]}): it is a {kind}, not a "
+            f"{family} model (its {model_file} must give {field} {' or '.join(sorted(kinds))}); set "
+            f"{CONFIG_KEYS[family]} to one")
 
 
 def _check_device(family: str, device: str) -> None:

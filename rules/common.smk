@@ -4,8 +4,9 @@ from pathlib import Path
 
 from aibeats.collector import collect_less_while_planning
 from aibeats.config import TINY_MODELS_DIR, validate_config
-from aibeats.errors import ConfigError
+from aibeats.errors import AiBeatsError, ConfigError
 from aibeats.look_ahead import remove_plan, write_plan
+from aibeats.model_errors import check_models_before_jobs
 from aibeats.pins import pins_path
 from aibeats.pipeline import STAGES
 from aibeats.plan import Project
@@ -38,6 +39,13 @@ REVIEW_REPORT_FOLDER = f"{ROOT}/report/review"
 wildcard_constraints:
     i=r"[1-9]\d*",
     j=r"[1-9]\d*",
+
+
+def check_models_or_exit(config, rules):
+    try:
+        check_models_before_jobs(config, rules, TINY_MODELS_DIR)
+    except AiBeatsError as error:
+        sys.exit(f"ai-beats: {error}")
 
 
 # The facts a stage's rules declare, read from the stage's declaration in aibeats/pipeline.py.

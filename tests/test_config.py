@@ -5,9 +5,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from aibeats.config import validate_config
+from aibeats.config import merged_config, read_config_file, validate_config
 from aibeats.continuation import initial_track_seconds
 from aibeats.errors import ConfigError
+
+from workflow import copy_workflow, run_module, snakemake
 
 REPO = Path(__file__).resolve().parent.parent
 SCHEMA = REPO / "schemas" / "config.schema.yaml"
@@ -88,6 +90,11 @@ def test_given_values_are_kept_and_the_input_is_not_modified():
          "config key image.model_id = './models/my-sdxl' is not allowed: there is no such folder"),
         ({"video": {"model_id": "/nowhere/svd"}},
          "config key video.model_id = '/nowhere/svd' is not allowed: there is no such folder"),
+        ({"music": {"music_duration": 1}},
+         "config key music.music_duration = 1 is not allowed: it must be at least 20.94"),
+        ({"music": {"music_duration": 3, "initial_music_tokens": 103}},
+         "config key music.music_duration = 3 is not allowed with audio_clip.n_music_loops = 1: a clip (3 s) must be "
+         "longer than mix.crossfade_duration (4 s)"),
         ({"mix": {"crossfade_duration": 60}},
          "config key mix.crossfade_duration = 60 is not allowed: it must be below a clip's length (60 s"),
         ({"mix": {"thumbnail_image": 26}},
@@ -132,3 +139,40 @@ def test_a_preview_lowers_sizes_steps_and_length_into_a_project_of_its_own():
         "music_duration": 5, "initial_music_tokens": 103}, "video": {"max_side": 128}}, SCHEMA)
     assert (small["image"]["height"], small["image"]["width"], small["video"]["max_side"]) == (64, 128, 128)
     assert small["music"]["music_duration"] == 5
+
+
+def test_a_yaml_syntax_error_names_the_file_and_the_line(tmp_path):
+    bad = tmp_path / "my.yaml"
+    bad.write_text("music:\n  prompt: [lofi beats\n  n_music: 2\n")
+    with pytest.raises(ConfigError) as error:
+        read_config_file(bad)
+    assert str(error.value).startswith(f"the config file {bad} is not valid YAML at line 3, column ")
+    bad.write_text("- music\n")
+    with pytest.raises(ConfigError, match="must hold keys"):
+        read_config_file(bad)
+
+
+def test_config_files_merge_key_by_key_as_snakemake_merges_them(tmp_path):
+    (tmp_path / "a.yaml").write_text("music:\n  n_music: 2\n  prompt: rain\n")
+    (tmp_path / "b.yaml").write_text("music:\n  n_music: 3\n")
+    assert merged_config([tmp_path / "a.yaml", tmp_path / "b.yaml"]) == {"music": {"n_music": 3, "prompt": "rain"}}
+
+
+def test_snakemake_and_check_config_name_the_file_and_line_of_a_yaml_error(tmp_path):
+    """config.yaml is read by the Snakefile; a --configfile by Snakemake before the Snakefile runs, so only
+    check-config can name its line."""
+    workdir = copy_workflow(tmp_path / "repo")
+    (workdir / "my.yaml").write_text("image:\n  n_images: [3\n")
+    checked = run_module(workdir, "aibeats", "check-config", "my.yaml", timeout=60)
+    assert checked.returncode == 1
+    assert "aibeats: the config file my.yaml is not valid YAML at line 3" in checked.stderr
+    (workdir / "my.yaml").write_text("image:\n  n_images: 0\n")
+    checked = run_module(workdir, "aibeats", "check-config", "my.yaml", timeout=60)
+    assert "config key image.n_images = 0 is not allowed" in checked.stderr
+    (workdir / "my.yaml").write_text("image:\n  n_images: 3\n")
+    assert run_module(workdir, "aibeats", "check-config", "my.yaml", timeout=60).stdout == "ok: config.yaml, my.yaml\n"
+
+    (workdir / "config.yaml").write_text((workdir / "config.yaml").read_text() + "  bad: [\n")
+    result = snakemake(workdir, "--dry-run", timeout=60)
+    assert result.returncode == 1
+    assert "ai-beats: the config file config.yaml is not valid YAML at line" in result.stderr

@@ -20,6 +20,8 @@ from huggingface_hub.errors import LocalEntryNotFoundError
 from aibeats import model_errors, stages
 from aibeats.model_errors import ModelError, check_hub, explain, load_model_or_explain
 
+from workflow import file_hashes, snakemake
+
 REPO = Path(__file__).resolve().parent.parent
 
 # How huggingface.co answers a HEAD for a model's file, by repository: (status, X-Error-Code).
@@ -184,3 +186,23 @@ def test_an_in_process_job_prints_the_cause_as_its_one_line(tmp_path, offline):
     [line] = result.stderr.splitlines()
     assert line.startswith("ai-beats: cannot load the music model 'nobody-here/no-such-model' (config key "
                            "music.model_id): the Hugging Face hub cannot be reached")
+
+
+@pytest.mark.slow
+def test_a_model_that_cannot_load_fails_before_any_job_deletes_a_file(demo_copy, monkeypatch):
+    """Snakemake deletes a job's outputs as the job starts: the models are checked before the first one."""
+    before = file_hashes(demo_copy)
+    (demo_copy / "video-model.yaml").write_text("video:\n  model_id: models/tiny/sdxl\n")
+    result = snakemake(demo_copy, "--configfile", "profiles/demo/demo-config.yaml", "video-model.yaml")
+    assert result.returncode != 0
+    assert ("ai-beats: cannot load the video model 'models/tiny/sdxl' (config key video.model_id): it is a "
+            "StableDiffusionXLPipeline, not a video model") in result.stderr
+    assert file_hashes(demo_copy) == before
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    (demo_copy / "music-model.yaml").write_text("music:\n  model_id: nobody-here/not-cached\n")
+    result = snakemake(demo_copy, "--configfile", "profiles/demo/demo-config.yaml", "music-model.yaml")
+    assert result.returncode != 0
+    assert ("ai-beats: cannot load the music model 'nobody-here/not-cached' (config key music.model_id): the "
+            "Hugging Face hub cannot be reached") in result.stderr
+    assert file_hashes(demo_copy) == before
