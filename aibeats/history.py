@@ -53,14 +53,16 @@ def planned_attempt(record: dict) -> int:
     return record.get("planned", record.get("attempt", 0))
 
 
-def settle_record(record: dict, output_exists: bool, made_by_file: Callable[[], dict | None]) -> dict:
+def settle_record(record: dict, output_exists: bool, made_by_file: Callable[[], dict | None],
+                  reroll: Callable[[int], int] = lambda attempt: attempt + 1) -> dict:
     """The item's record as a run that starts now must see it; only this looks at whether the file exists.
 
     - An existing file keeps its attempt: a regeneration for a changed recipe or input, or a forced one, makes
       the same variant under the new settings. Where the record is lost or a regeneration was under way, the
       recipe inside the file (`made_by_file`: its attempt and seed, or None) says which attempt made it.
     - A missing file that a regeneration was planned for (a crash, a failed job) keeps that plan.
-    - A missing file that was made before and nothing planned since was deleted by the user: the next attempt.
+    - A missing file that was made before and nothing planned since was deleted by the user: a later attempt,
+      `reroll(attempt)`: the next one, or for a clip the next one that shows its animations differently.
     """
     if output_exists:
         if "attempt" in record and "planned" not in record:
@@ -71,11 +73,12 @@ def settle_record(record: dict, output_exists: bool, made_by_file: Callable[[], 
         return {key: value for key, value in record.items() if key != "planned"}
     if "planned" in record or "attempt" not in record:
         return record
-    return {**record, "planned": record["attempt"] + 1}
+    return {**record, "planned": reroll(record["attempt"])}
 
 
 def settle_history(history_dir: Path, outputs: dict[str, Path], made_by_file: Callable[[Path], dict | None],
-                   pinned: dict[str, int]) -> dict[str, int]:
+                   pinned: dict[str, int],
+                   reroll: Callable[[str, int], int] = lambda item, attempt: attempt + 1) -> dict[str, int]:
     """Settle every item's record for a run that starts now; returns each item's attempt for this run.
 
     The settled records are written back, so that the jobs of this run (and a cluster job reading them on
@@ -85,7 +88,8 @@ def settle_history(history_dir: Path, outputs: dict[str, Path], made_by_file: Ca
     attempts = {}
     for item, output in outputs.items():
         record = read_record(history_dir, item)
-        settled = settle_record(record, Path(output).exists(), lambda output=output: made_by_file(output))
+        settled = settle_record(record, Path(output).exists(), lambda output=output: made_by_file(output),
+                                lambda attempt, item=item: reroll(item, attempt))
         if item in pinned and planned_attempt(settled) != pinned[item]:
             settled = {**settled, "planned": pinned[item]}
         if settled != record:

@@ -4,6 +4,7 @@ The recipes are the Snakemake `params` of the rules, so they must hold exactly t
 output: a setting in a recipe regenerates what it shapes when it changes, and nothing else does.
 """
 
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -15,6 +16,11 @@ from aibeats.pins import read_pins
 from aibeats.pipeline import STAGES, attempts_pattern
 from aibeats.recipes import ClipRecipe, Recipe
 from aibeats.seeds import derive_seed
+
+# Enough later attempts to find another order of a clip's animations where there is one: with two animations
+# each attempt has another with even odds, so one in 2**16 re-rolls would find none.
+_CLIP_REROLL_TRIES = 16
+_CLIP_ITEM = item_of(STAGES["audio_clip"].file(1)).rpartition("_")[0]
 
 
 def made_by_file(output: Path) -> dict | None:
@@ -56,10 +62,27 @@ class Project:
         project = cls(config)
         outputs = {item_of(path): path for paths in project.outputs_by_stage().values() for path in paths}
         if main_process:
-            attempts = settle_history(project.history_dir, outputs, made_by_file, config["attempts"])
+            attempts = settle_history(project.history_dir, outputs, made_by_file, config["attempts"],
+                                      project.reroll_attempt)
         else:
             attempts = read_history(project.history_dir, list(outputs))
         return cls(config, attempts)
+
+    def reroll_attempt(self, item: str, attempt: int) -> int:
+        """The attempt that replaces an item the user deleted: a new seed makes a new image, animation or track,
+        but a clip's seed only orders its animations, and a track with two has two orders. So a clip takes the
+        next attempt that shows them differently; one with a single animation can only say that it cannot."""
+        name, _, number = item.rpartition("_")
+        if name != _CLIP_ITEM or not number.isdigit():
+            return attempt + 1
+        i = int(number)
+        deleted = self.clip_recipe(i, attempt).showing
+        for later in range(attempt + 1, attempt + 1 + _CLIP_REROLL_TRIES):
+            if self.clip_recipe(i, later).showing != deleted:
+                return later
+        print(f"ai-beats: {item} shows its animations in the only order there is: its re-roll makes the same clip. "
+              "Re-roll one of its animations or images, or add image.n_images, for a new one.", file=sys.stderr)
+        return attempt + 1
 
     @cached_property
     def root(self) -> Path:

@@ -236,6 +236,11 @@ class ClipRecipe(Recipe):
         return sum(frames for _, frames in self.animations)
 
     @property
+    def showing(self) -> tuple:
+        """What the clip's seed decides: which animations it shows, for how long, in which order."""
+        return tuple(map(tuple, self.animations)), tuple(self.animation_order or ())
+
+    @property
     def animation_names(self) -> list[str]:
         """Each animation the clip may show, once, sorted: with cut_on_beats, every one its plan can reach."""
         return sorted(self.animation_order or {name for name, _ in self.animations})

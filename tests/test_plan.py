@@ -173,3 +173,26 @@ def test_outputs_by_stage_lists_every_file(tmp_path):
     assert [path.name for path in outputs["music_continuation"]] == ["track_1_ext.wav", "track_2_ext.wav"]
     assert [path.name for path in outputs["video"]] == [f"anim_{j}.mp4" for j in range(1, 7)]
     assert outputs["image"][0] == tmp_path / "lofi" / "images" / "img_1.png"
+
+
+def test_a_deleted_clip_plans_the_next_attempt_that_shows_its_animations_differently(tmp_path):
+    """A clip's seed only orders its track's animations: with two, attempt + 1 gives the same clip half the
+    time, and a deletion promises a new variant."""
+    demo = project(tmp_path, image={"n_images": 2, "prompt_modifiers": ["a", "b"]})
+    showing = [demo.clip_recipe(1, attempt).showing for attempt in range(12)]
+    assert len(set(showing)) == 2
+    same_next = next(attempt for attempt in range(11) if showing[attempt + 1] == showing[attempt])
+    later = demo.reroll_attempt("clip_1", same_next)
+    assert later > same_next + 1 and showing[later] != showing[same_next]
+    assert demo.reroll_attempt("img_1", same_next) == same_next + 1
+
+    history = tmp_path / "history"
+    record_attempt(history, "clip_1", same_next, 0)
+    outputs = {"clip_1": tmp_path / "clips" / "clip_1.mp4"}
+    assert settle_history(history, outputs, lambda _: None, {}, demo.reroll_attempt) == {"clip_1": later}
+
+
+def test_a_clip_of_one_animation_says_its_reroll_cannot_differ(tmp_path, capsys):
+    demo = project(tmp_path, image={"n_images": 1, "prompt_modifiers": ["a"]})
+    assert demo.reroll_attempt("clip_1", 0) == 1
+    assert "clip_1 shows its animations in the only order there is" in capsys.readouterr().err
