@@ -10,6 +10,7 @@ recipe, so it must never change for existing projects. Every recipe keeps its fi
 animation's, which earlier releases took from the config's own key order; `VideoRecipe` keeps doing so.
 """
 
+import re
 from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -305,11 +306,17 @@ class ChaptersRecipe(Recipe):
         modifiers = project.config["image"]["prompt_modifiers"]
         clip_frames = [project.planned_recipe("audio_clip", i).frames for i in project.indices("audio_clip")]
         *starts, end = mix_starts(clip_frames, project.crossfade_frames)
-        titles = [project.config["mix"]["chapter_titles"].format(
-            track=i, modifier=modifiers[modifier_of_track(i, len(modifiers))])[:MAX_CHAPTER_TITLE]
+        titles = [_one_line(project.config["mix"]["chapter_titles"].format(
+            track=i, modifier=modifiers[modifier_of_track(i, len(modifiers))]))[:MAX_CHAPTER_TITLE]
             for i in project.indices("audio_clip")]
         return cls(chapters=[[start / fps, title] for start, title in zip(starts, titles, strict=True)],
                    mix_duration=end / fps, seed=seed, attempt=attempt)
+
+
+def _one_line(title: str) -> str:
+    """A chapter is one line: a line break (a YAML block modifier's, say) would start a line without a time,
+    which YouTube takes for the end of the chapter list. Titles without one stay as they are."""
+    return re.sub(r"\s*[\r\n]+\s*", " ", title).strip() if "\n" in title or "\r" in title else title
 
 
 @dataclass(frozen=True)

@@ -196,3 +196,11 @@ def test_a_clip_of_one_animation_says_its_reroll_cannot_differ(tmp_path, capsys)
     demo = project(tmp_path, image={"n_images": 1, "prompt_modifiers": ["a"]})
     assert demo.reroll_attempt("clip_1", 0) == 1
     assert "clip_1 shows its animations in the only order there is" in capsys.readouterr().err
+
+
+def test_a_line_break_in_a_modifier_stays_out_of_the_chapter_list(tmp_path):
+    """One chapter per line: a title on two lines would leave a line without a time in chapters.txt."""
+    demo = project(tmp_path, image={"prompt_modifiers": ["rain on\nthe window\n", "neon  city"]},
+                   mix={"chapter_titles": "{track}. {modifier}"})
+    titles = [title for _, title in demo.recipe("chapters", 1, 0).chapters]
+    assert titles[:2] == ["1. rain on the window", "2. neon  city"]
