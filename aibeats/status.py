@@ -74,6 +74,10 @@ def _regenerated(row: SummaryRow) -> str:
     return f"  {Path(row.output).name}: {row.reason}" + (f" (attempt {attempt})" if attempt is not None else "")
 
 
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
 def format_status(rows: list[SummaryRow]) -> str:
     lines = []
     for label in [*STAGES, "tiny models"]:
@@ -82,8 +86,9 @@ def format_status(rows: list[SummaryRow]) -> str:
             continue
         missing = [row for row in files if not row.exists]
         rerun = [row for row in files if row.update_pending]
-        lines.append(f"{label}: {len(files)} files, {len(files) - len(missing)} exist, {len(missing)} missing, "
-                     f"{len(rerun)} to regenerate")
+        existing = len(files) - len(missing)
+        lines.append(f"{label}: {_count(len(files), 'file')}, {existing} exist{'s' if existing == 1 else ''}, "
+                     f"{len(missing)} missing, {len(rerun)} to regenerate")
         lines += [_regenerated(row) for row in rerun]
         lines += [f"  {Path(row.output).name}: missing, but not requested by this run"
                   for row in missing if not row.update_pending]

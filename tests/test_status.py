@@ -24,10 +24,10 @@ def test_the_summary_gives_each_file_its_stage_state_and_plan():
 
 def test_status_counts_per_stage_and_names_what_is_remade(tmp_path):
     text = format_status(parse_summary(SUMMARY))
-    assert "image: 2 files, 1 exist, 1 missing, 1 to regenerate" in text
+    assert "image: 2 files, 1 exists, 1 missing, 1 to regenerate" in text
     assert "  img_3.png: missing (attempt 0)" in text
-    assert "audio_clip: 1 files, 1 exist, 0 missing, 1 to regenerate" in text
-    assert text.splitlines()[-1] == "tiny models: 1 files, 1 exist, 0 missing, 0 to regenerate"
+    assert "audio_clip: 1 file, 1 exists, 0 missing, 1 to regenerate" in text
+    assert text.splitlines()[-1] == "tiny models: 1 file, 1 exists, 0 missing, 0 to regenerate"
 
 
 def test_the_dry_run_text_gives_each_job_its_rule_outputs_reason_and_resources():
