@@ -61,6 +61,18 @@ def write_plan(workers_dir: Path, workflow, jobs, config: dict) -> None:
             "outputs": sorted({str(output) for job in jobs for output in job.output})}
     with atomic_path(plan_path(workers_dir, workflow.pid)) as temporary:
         temporary.write_text(json.dumps(plan))
+    _remove_plans_of_ended_runs(workers_dir, type(workflow))
+
+
+def _remove_plans_of_ended_runs(workers_dir: Path, workflow_class) -> None:
+    """A run killed with kill -9 never removes its plan; the next run does."""
+    for path in Path(workers_dir).glob("plan-*.json"):
+        try:
+            pid, start = json.loads(path.read_text())["workflow"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # being written (atomically, so not for long) or not ours
+        if not workflow_class(pid, start).alive():
+            path.unlink(missing_ok=True)
 
 
 def remove_plan(workers_dir: Path) -> None:

@@ -218,3 +218,21 @@ def test_a_run_killed_while_looking_ahead_then_an_edit_and_its_undoing_give_the_
     # the edit undone: the demo's images, none made from the edited recipes
     run_ok(workdir, "image")
     assert file_hashes(workdir, ("images",)) == file_hashes(demo_run, ("images",))
+
+
+def test_a_new_run_removes_the_plans_of_runs_that_ended_without_removing_theirs(tmp_path):
+    """kill -9 leaves a run's plan behind; a live run's stays."""
+    workers = tmp_path / ".workers"
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        workers.mkdir()
+        for process in (ended, alive):
+            plan_path(workers, process.pid).write_text(json.dumps({"workflow": [process.pid, None]}))
+        plan_tracks(tmp_path, {})
+        assert sorted(path.name for path in workers.glob("plan-*.json")) == sorted(
+            [plan_path(workers, alive.pid).name, plan_path(workers, os.getpid()).name])
+    finally:
+        alive.kill()
+        alive.wait()
