@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aibeats.atomic import atomic_path
+from aibeats.errors import AiBeatsError
 from aibeats.pipeline import STAGES
 from aibeats.recipes import Recipe
 from aibeats.store import Store, store_key
@@ -73,6 +74,37 @@ def _remove_plans_of_ended_runs(workers_dir: Path, workflow_class) -> None:
             continue  # being written (atomically, so not for long) or not ours
         if not workflow_class(pid, start).alive():
             path.unlink(missing_ok=True)
+
+
+def other_live_runs(workers_dir: Path, workflow_class) -> list[tuple[int, float]]:
+    """(pid, when it started its jobs) of each run of this project still going, other than this process: a
+    plan exists from a run's start until its end (or the next run, for one killed with kill -9)."""
+    runs = []
+    for path in Path(workers_dir).glob("plan-*.json"):
+        try:
+            plan = json.loads(path.read_text())
+            pid, start = plan["workflow"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if pid != os.getpid() and workflow_class(pid, start).alive():
+            runs.append((pid, plan.get("written", 0)))
+    return sorted(runs)
+
+
+def check_other_runs(workers_dir: Path, workflow_class, unlocking: bool) -> str | None:
+    """A note that another run of the project is going (Snakemake will find its directory locked), or for
+    `--unlock` an AiBeatsError: unlocking a live run's lock lets two runs write one project."""
+    runs = other_live_runs(workers_dir, workflow_class)
+    if not runs:
+        return None
+    pid, started = runs[0]
+    since = time.strftime("%H:%M:%S", time.localtime(started))
+    going = f"Snakemake process {pid} is running this project (its jobs started at {since})"
+    if unlocking:
+        raise AiBeatsError(f"{going}: --unlock would let two runs write the same files. Wait for it to end, or "
+                           f"stop it (Ctrl-C in its terminal, or kill {pid}); --unlock is for a run that crashed")
+    return (f"ai-beats: {going}; this run will find the directory locked by it. Wait for it, or stop it "
+            f"(Ctrl-C in its terminal, or kill {pid}); do not --unlock a running run's lock")
 
 
 def remove_plan(workers_dir: Path) -> None:

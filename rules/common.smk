@@ -5,7 +5,7 @@ from pathlib import Path
 from aibeats.collector import collect_less_while_planning
 from aibeats.config import TINY_MODELS_DIR, validate_config
 from aibeats.errors import AiBeatsError, ConfigError
-from aibeats.look_ahead import remove_plan, write_plan
+from aibeats.look_ahead import check_other_runs, remove_plan, write_plan
 from aibeats.model_errors import check_models_before_jobs
 from aibeats.pins import pins_path
 from aibeats.pipeline import STAGES
@@ -32,6 +32,14 @@ except ConfigError as error:  # a pins file that is not one
 ROOT = str(PROJECT.root)
 HISTORY = str(PROJECT.history_dir)
 WORKERS = str(PROJECT.workers_dir)
+# Snakemake says only "Directory cannot be locked", which its advice answers with --unlock, also while the run
+# that holds the lock is going.
+if workflow.is_main_process:
+    try:
+        if note := check_other_runs(WORKERS, Workflow, unlocking="--unlock" in sys.argv):
+            print(note, file=sys.stderr)
+    except AiBeatsError as error:
+        sys.exit(f"ai-beats: {error}")
 REVIEW_PAGE = f"{ROOT}/review.html"
 REVIEW_REPORT_FOLDER = f"{ROOT}/report/review"
 

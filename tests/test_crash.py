@@ -2,6 +2,7 @@
 then the README's rerun command, gives the same files as a run that was never interrupted; the model workers
 exit within 10 s of the kill."""
 
+import json
 import os
 import signal
 import subprocess
@@ -14,7 +15,7 @@ import yaml
 
 from aibeats.provenance import read_recipe
 
-from workflow import copy_run, file_hashes, planned_jobs, run_ok
+from workflow import copy_run, copy_workflow, file_hashes, planned_jobs, run_ok, snakemake
 
 pytestmark = pytest.mark.slow
 PROJECT = Path("results") / "demo"
@@ -101,3 +102,28 @@ def test_a_crash_while_animating_changes_no_variant(demo_run, uninterrupted, tmp
     assert read_recipe(workdir / PROJECT / "images" / "img_3.png")["attempt"] == 1
     assert read_recipe(workdir / PROJECT / "animations" / "anim_3.mp4")["attempt"] == 0
     assert planned_jobs(workdir, *ARGS) == set()
+
+
+def test_unlock_is_refused_while_the_run_that_holds_the_lock_is_going(tmp_path):
+    """The README's answer to "Directory cannot be locked" is --unlock, for a run that crashed; a run still
+    going (its plan names a live Snakemake) is named instead, with how to stop it."""
+    workdir = copy_workflow(tmp_path / "repo")
+    running = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        workers = workdir / PROJECT / ".workers"
+        workers.mkdir(parents=True)
+        (workers / f"plan-{running.pid}.json").write_text(json.dumps({"workflow": [running.pid, None],
+                                                                      "written": time.time()}))
+        unlock = snakemake(workdir, "--configfile", "profiles/demo/demo-config.yaml", "--unlock", timeout=120)
+        assert unlock.returncode != 0
+        assert (f"ai-beats: Snakemake process {running.pid} is running this project (its jobs started at "
+                in unlock.stderr)
+        assert f"--unlock would let two runs write the same files. Wait for it to end, or stop it (Ctrl-C in its " \
+               f"terminal, or kill {running.pid})" in unlock.stderr
+        dry = snakemake(workdir, "--configfile", "profiles/demo/demo-config.yaml", "--dry-run", timeout=120)
+        assert dry.returncode == 0 and "do not --unlock a running run's lock" in dry.stderr
+    finally:
+        running.kill()
+        running.wait()
+    unlock = snakemake(workdir, "--configfile", "profiles/demo/demo-config.yaml", "--unlock", timeout=120)
+    assert unlock.returncode == 0 and "Unlocked working directory" in unlock.stderr + unlock.stdout
