@@ -11,3 +11,7 @@ class ConfigError(AiBeatsError):
 
 class MediaError(AiBeatsError):
     """An input file is corrupt or not what the stage expects; the message names the file."""
+
+
+class NoRecipeError(MediaError):
+    """A readable PNG, WAV or MP4 file that ai-beats did not make: it holds no recipe."""

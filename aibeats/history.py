@@ -70,7 +70,10 @@ def settle_record(record: dict, output_exists: bool, made_by_file: Callable[[], 
         found = made_by_file()
         if found is not None:
             return found
-        return {key: value for key, value in record.items() if key != "planned"}
+        # A file without a recipe (chapters.txt, or one another tool made) keeps what the history says; with no
+        # history left, the attempt a regeneration was under way for, else the first.
+        return {"attempt": planned_attempt(record), **{key: value for key, value in record.items()
+                                                       if key != "planned"}}
     if "planned" in record or "attempt" not in record:
         return record
     return {**record, "planned": reroll(record["attempt"])}

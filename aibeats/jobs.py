@@ -64,6 +64,12 @@ def run_stage_job(snakemake, stage: str) -> None:
         store.keep(key, Path(output))
 
     def make_item(store, key: str) -> None:
+        from aibeats.provenance import foreign_files
+
+        paths = [path for value in inputs.values() for path in ([value] if isinstance(value, str) else value)]
+        for foreign in foreign_files(paths):
+            tell_user(f"ai-beats: note: {foreign} holds no ai-beats recipe (another tool made it, or replaced it): "
+                      f"{output} is made from it as it is")
         if not declared.uses_model(snakemake.config):
             from aibeats.stages import maker_of
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from PIL import Image, PngImagePlugin, UnidentifiedImageError
 
 from aibeats.atomic import atomic_path
-from aibeats.errors import MediaError
+from aibeats.errors import MediaError, NoRecipeError
 from aibeats.versions import library_versions
 
 PNG_RECIPE_KEY = "ai-beats"
@@ -44,6 +44,20 @@ def _read_png_recipe(path: Path) -> dict | None:
         raise MediaError(f"{path}: its {PNG_RECIPE_KEY!r} text is not a JSON recipe ({error})") from error
 
 
+def foreign_files(paths) -> list[Path]:
+    """The readable PNG, WAV and MP4 files among paths that ai-beats did not make (no recipe inside)."""
+    foreign = []
+    for path in map(Path, paths):
+        if path.suffix in (".png", ".wav", ".mp4") and path.is_file():
+            try:
+                read_recipe(path)
+            except NoRecipeError:
+                foreign.append(path)
+            except MediaError:
+                pass  # unreadable: the stage that reads it names it
+    return foreign
+
+
 def read_recipe(path: Path) -> dict:
     """The recipe stored in a PNG, WAV or MP4 file written by ai-beats, whatever the file's name says."""
     path = Path(path)
@@ -67,7 +81,7 @@ def read_recipe(path: Path) -> dict:
     else:
         raise MediaError(f"{path}: not a PNG, WAV or MP4 file, so it holds no ai-beats recipe")
     if recipe is None:
-        raise MediaError(f"{path}: holds no ai-beats recipe (was it made by another tool?)")
+        raise NoRecipeError(f"{path}: holds no ai-beats recipe (was it made by another tool?)")
     return recipe
 
 

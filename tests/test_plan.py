@@ -100,6 +100,9 @@ def test_settling_asks_the_file_which_attempt_made_it_where_the_history_cannot_t
     assert settle_record({**MADE_0, "planned": 2}, output_exists=True, made_by_file=lambda: in_file) == in_file
     # a file without a readable recipe keeps what the history says, and nothing pending
     assert settle_record({**MADE_0, "planned": 1}, output_exists=True, made_by_file=lambda: None) == MADE_0
+    # and with the history lost too (chapters.txt holds no recipe), the record is made again
+    assert settle_record({}, output_exists=True, made_by_file=lambda: None) == {"attempt": 0}
+    assert settle_record({"planned": 2}, output_exists=True, made_by_file=lambda: None) == {"attempt": 2}
 
 
 def test_settle_history_writes_the_plan_for_the_jobs_and_a_crash(tmp_path):

@@ -131,3 +131,16 @@ def test_format_recipe_shows_how_the_file_was_made(tmp_path: Path):
                      "model:    stabilityai/sdxl-turbo", "inference_steps: 3", "width: 1024",
                      f"numpy {library_versions()['numpy']}"):
         assert expected in text
+
+
+def test_the_files_ai_beats_did_not_make_are_told_from_its_own(tmp_path: Path):
+    from scipy.io import wavfile
+
+    from aibeats.audio import write_wav
+    from aibeats.provenance import foreign_files
+
+    ours, theirs, broken = tmp_path / "ours.wav", tmp_path / "theirs.wav", tmp_path / "broken.wav"
+    write_wav(ours, np.zeros(100), 32000, {"stage": "music"})
+    wavfile.write(theirs, 32000, np.zeros(100, dtype=np.int16))
+    broken.write_bytes(b"not a wav")
+    assert foreign_files([ours, theirs, broken, tmp_path]) == [theirs]

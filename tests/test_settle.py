@@ -175,6 +175,8 @@ def test_a_lost_history_is_rebuilt_from_the_files_so_a_deletion_still_rerolls(de
     ran, before, after = run_twice(demo_copy)
     assert ran == set() and after == before
     assert json.loads((demo_copy / DEMO.history_dir / "img_3.json").read_text())["attempt"] == 1
+    # every item's record, the chapters' (a text file without a recipe) included
+    assert {path.stem for path in (demo_copy / DEMO.history_dir).iterdir()} >= {"chapters", "mix", "thumbnail"}
     (demo_copy / DEMO.image(3)).unlink()
     ran, _, _ = run_twice(demo_copy)
     assert "img_3.png" in ran

@@ -157,6 +157,21 @@ def test_a_corrupt_intermediate_fails_its_consumer_with_a_message_naming_it(demo
     assert not list((demo_copy / project.workers_dir).glob("*.sock"))
 
 
+def test_a_file_another_tool_made_in_place_of_an_intermediate_is_used_with_a_note(demo_copy):
+    """An edited or replaced track (a WAV saved by an audio editor holds no recipe) is the user's to make."""
+    import numpy as np
+    from scipy.io import wavfile
+
+    project = demo_project()
+    track = demo_copy / project.track_ext(1)
+    rate, samples = wavfile.read(track)
+    wavfile.write(track, rate, (samples // 2).astype(np.int16))
+    result = snakemake(demo_copy, str(project.clip(1)))
+    assert result.returncode == 0, result.stderr
+    assert (f"ai-beats: note: {project.track_ext(1)} holds no ai-beats recipe (another tool made it, or replaced "
+            f"it): {project.clip(1)} is made from it as it is") in result.stderr
+
+
 def test_each_worker_computes_on_the_threads_its_rule_declares(demo_run):
     """A worker takes the threads of the job that starts it (all cores here), not what it inherits."""
     result = snakemake(demo_run, "--dry-run", "--forceall")
