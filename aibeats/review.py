@@ -23,6 +23,11 @@ from aibeats.history import item_of
 from aibeats.items import animation_frame_count
 from aibeats.pipeline import STAGES
 
+# A clip lists each piece it shows up to this many; a long one's list (a 3-minute track shows about 21) is
+# summarised, with the whole list one click away.
+_PIECES_LISTED = 6
+# The project's finished video and its chapter list take a row of their own: long titles fit on one line.
+_WIDE_STAGES = {"mix", "chapters"}
 _PLAN_TAG = re.compile(r'<script type="application/json" id="ai-beats-plan">(.*?)</script>', re.DOTALL)
 
 
@@ -96,7 +101,36 @@ def _duration(recipe: dict, path: Path) -> float | None:
     return None
 
 
-def _facts(recipe: dict, path: Path) -> list[tuple[str, str]]:
+def format_duration(seconds: float) -> str:
+    """As a person reads a video's length: 0:05, 58:44, 2:58:12 (to the nearest second)."""
+    minutes, second = divmod(round(seconds), 60)
+    hours, minute = divmod(minutes, 60)
+    return f"{hours}:{minute:02d}:{second:02d}" if hours else f"{minute}:{second:02d}"
+
+
+@dataclass(frozen=True)
+class Summarised:
+    """A fact too long for a card: its summary, with the whole of it one click away."""
+
+    summary: str
+    whole: str
+
+
+def _shows(animations: list[list]) -> str | Summarised:
+    """What a clip shows: every piece when there are few, else the animations it cycles through, in order."""
+    pieces = [f"{item_of(name)} ({frames} frames)" for name, frames in animations]
+    if len(pieces) <= _PIECES_LISTED:
+        return ", ".join(pieces)
+    distinct = list(dict.fromkeys(item_of(name) for name, _ in animations))
+    *most, last = [frames for _, frames in animations]
+    if len(set(most)) == 1:
+        frames = f"{most[0]} frames" + ("" if last == most[0] else f" (the last {last})")
+    else:
+        frames = f"{min(most + [last])}-{max(most + [last])} frames"
+    return Summarised(f"{', '.join(distinct)} in turn: {len(pieces)} pieces of {frames}", ", ".join(pieces))
+
+
+def _facts(recipe: dict, path: Path) -> list[tuple[str, str | Summarised]]:
     facts = []
     if "prompt" in recipe:
         facts.append(("prompt", recipe["prompt"]))
@@ -109,10 +143,9 @@ def _facts(recipe: dict, path: Path) -> list[tuple[str, str]]:
         facts.append(("size", f"{recipe['width']}x{recipe['height']}"))
     seconds = _duration(recipe, path)
     if seconds is not None:
-        facts.append(("duration", f"{seconds:.1f} s"))
+        facts.append(("duration", format_duration(seconds)))
     if "animations" in recipe:
-        shows = ", ".join(f"{item_of(name)} ({frames} frames)" for name, frames in recipe["animations"])
-        facts.append(("shows", shows))
+        facts.append(("shows", _shows(recipe["animations"])))
     if "beats" in recipe:
         facts.append(("beats", f"{len(recipe['beats'])}, cuts on the beat"))
     if "loudness_lufs" in recipe and recipe["loudness_lufs"] is not None:
@@ -169,10 +202,16 @@ def _media(item: ReviewItem, src: str) -> str:
     return f'<pre>{html.escape(item.text or "")}</pre>'
 
 
+def _fact(value) -> str:
+    if isinstance(value, Summarised):
+        return (f"<details><summary>{html.escape(value.summary)}</summary>{html.escape(value.whole)}</details>")
+    return html.escape(str(value))
+
+
 def _card(item: ReviewItem, served: bool) -> str:
     planned = item.planned
     src = quote(planned.path) + (f"?v={item.version}" if served else "")
-    facts = "".join(f"<dt>{html.escape(label)}</dt><dd>{html.escape(str(value))}</dd>" for label, value in item.facts)
+    facts = "".join(f"<dt>{html.escape(label)}</dt><dd>{_fact(value)}</dd>" for label, value in item.facts)
     if item.problem:
         facts += f'<dt>problem</dt><dd class="problem">{html.escape(item.problem)}</dd>'
     if not item.exists:
@@ -188,7 +227,8 @@ def _card(item: ReviewItem, served: bool) -> str:
                    "</button>"
                    f'<button class="keep" data-item="{planned.item}" data-keep="{"false" if item.kept else "true"}"'
                    f'{"" if item.exists else " disabled"}>{"Unkeep" if item.kept else "Keep"}</button></div>')
-    classes = "card" + ("" if item.exists else " missing") + (" kept" if item.kept else "")
+    classes = ("card" + (" wide" if planned.stage in _WIDE_STAGES else "") + ("" if item.exists else " missing")
+               + (" kept" if item.kept else ""))
     return (f'<article class="{classes}" id="{planned.item}" data-stage="{planned.stage}">{_media(item, src)}'
             f'<h3>{planned.item} {badge}</h3><dl>{facts}</dl>{actions}</article>')
 
@@ -202,7 +242,9 @@ margin:.4rem 0 0;color:#e8e8a8}
 nav a{color:#9cf;margin-right:.8rem;font-size:.9rem}
 main{padding:0 1.2rem 2rem}h2{margin:1.6rem 0 .6rem;font-size:1.1rem}h2 small{color:#666;font-weight:normal}
 .grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(260px,1fr));gap:.8rem}
-.card{background:#fff;border:1px solid #ddd;border-radius:8px;padding:.6rem;overflow-wrap:anywhere}
+.card{background:#fff;border:1px solid #ddd;border-radius:8px;padding:.6rem;overflow-wrap:anywhere;min-width:0}
+.card.wide{grid-column:1/-1}.card.wide video,.card.wide img{max-width:720px}
+details summary{cursor:pointer;color:#247}details[open] summary{margin-bottom:.2rem}
 .card.missing{border:2px dashed #c33;background:#fff6f6}.card.kept{border:2px solid #2a7}
 .card img,.card video{width:100%;border-radius:4px;background:#000;display:block}
 .card audio{width:100%}.card pre{font-size:.8rem;white-space:pre-wrap;margin:0}

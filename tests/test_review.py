@@ -12,6 +12,7 @@ import urllib.request
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
@@ -20,11 +21,12 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from aibeats.config import validate_config
 from aibeats.errors import ConfigError
+from aibeats.items import format_chapter_time
 from aibeats.pins import read_pins, write_pins
 from aibeats.pipeline import STAGES, attempts_pattern
 from aibeats.plan import Project
 from aibeats.provenance import read_recipe
-from aibeats.review import plan_review, read_plan, render_review_page, review_state
+from aibeats.review import PlannedItem, format_duration, plan_review, read_plan, render_review_page, review_state
 
 from chromium import chromium, console_errors, require_chromium, screenshot
 from workflow import demo_config, file_hashes, run_ok, snakemake
@@ -72,7 +74,7 @@ def test_a_page_of_a_project_not_made_yet_shows_every_item_missing(tmp_path):
     project = Project(config)
     plan = plan_review(project)
     page = render_review_page(plan, review_state(project.root, plan, {}))
-    assert page.count('class="card missing"') == len(plan["items"]) == 17
+    assert len(re.findall(r'class="card( wide)? missing"', page)) == len(plan["items"]) == 17
     assert "0 of 17 files made, 17 missing" in page
     # the plan travels in the page, even with a prompt that would close its script element
     plan["items"][0]["path"] = "music/</script>.wav"
@@ -284,3 +286,83 @@ def test_snakemakes_report_has_each_stage_with_its_recipes_and_the_review_page_w
     folder = next(name for name in names if name.endswith("/review.html")).removesuffix("review.html")
     beside = {name.removeprefix(folder) for name in names if name.startswith(folder)}
     assert {"review.html", "images/img_3.png", "animations/anim_3.mp4", "mix/mix.mp4", "music/track_1.wav"} <= beside
+
+
+def long_project(tmp_path: Path) -> tuple[Project, dict, list]:
+    """A one-hour project (20 tracks of 180 s, 25 images) as its files' recipes describe it, with stand-in
+    media: a page of this size is about its cards, not its players."""
+    from PIL import Image
+
+    from aibeats.audio import write_wav
+    from aibeats.review import ReviewItem, _facts
+    from aibeats.video_io import write_animation
+
+    config = validate_config({"project_dir": str(tmp_path), "project_name": "lofi-hour", "music": {
+        "n_music": 20, "music_duration": 180}, "image": {"n_images": 5, "prompt_modifiers": [
+            "rainy night window, neon reflections", "coffee shop at dawn", "late train through the city",
+            "snowy forest cabin", "rooftop at sunset"]},
+        "mix": {"chapter_titles": "{track}. {modifier}"}}, SCHEMA)
+    project = Project(config)
+    plan = plan_review(project)
+    video = tmp_path / "stand-in.mp4"
+    write_animation([Image.new("RGB", (128, 72), (40 * k % 255, 90, 140)) for k in range(6)], video, 6, {})
+    items = []
+    for planned in map(lambda item: PlannedItem(**item), plan["items"]):
+        path = project.root / planned.path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        stage, index = planned.stage, int(planned.item.rsplit("_", 1)[1]) if planned.item[-1].isdigit() else 1
+        recipe = project.planned_recipe(stage, index).as_params()
+        if path.suffix == ".wav":
+            write_wav(path, np.zeros(32000), 32000, recipe)
+        elif path.suffix == ".png":
+            Image.new("RGB", (128, 72), (30, 30 + 8 * index % 200, 90)).save(path)
+        elif path.suffix == ".mp4":
+            shutil.copy(video, path)
+        else:
+            path.write_text("".join(f"{format_chapter_time(start)} {title}\n" for start, title in recipe["chapters"]))
+        text = path.read_text() if path.suffix == ".txt" else None
+        items.append(ReviewItem(planned, exists=True, facts=[] if text else _facts(recipe, path), attempt=0,
+                                kept=False, text=text))
+    return project, plan, items
+
+
+def test_a_long_projects_cards_read_as_a_person_reads_them(tmp_path):
+    """Durations as m:ss or h:mm:ss, a clip's 21 pieces summarised, the mix and chapters on rows of their own."""
+    assert [format_duration(s) for s in (5, 59.6, 180, 3524.0, 3600, 10692.4)] == [
+        "0:05", "1:00", "3:00", "58:44", "1:00:00", "2:58:12"]
+    project, plan, items = long_project(tmp_path)
+    page = render_review_page(plan, items)
+    mix = page[page.index('id="mix"'):]
+    assert "<dd>58:44</dd>" in mix[:mix.index("</article>")]
+    clip = page[page.index('id="clip_7"'):]
+    clip = clip[:clip.index("</article>")]
+    assert ("<details><summary>anim_2, anim_7, anim_12, anim_22, anim_17 in turn: 21 pieces of 52 frames (the last "
+            "40)</summary>") in clip
+    assert clip.count("frames)") == 21
+    assert 'class="card wide" id="chapters"' in page and 'class="card wide" id="mix"' in page
+    assert "<dd>3:00</dd>" in clip
+
+
+def test_a_long_projects_page_fits_its_text_in_the_browser(tmp_path):
+    require_chromium()
+    project, plan, items = long_project(tmp_path)
+    page = project.root / "review.html"
+    page.write_text(render_review_page(plan, items))
+    with chromium(width=1280, height=900) as driver:
+        driver.get(page.as_uri())
+        overflowing = driver.execute_script(
+            "return [...document.querySelectorAll('article.card')].filter(c => c.scrollWidth > c.clientWidth + 1)"
+            ".map(c => c.id)")
+        assert overflowing == []
+        chapters = driver.find_element(By.CSS_SELECTOR, "#chapters pre")
+        font = driver.execute_script("return parseFloat(getComputedStyle(arguments[0]).fontSize)", chapters)
+        # one line per chapter (a line is about 1.2 times the font's size): no title wraps
+        assert chapters.size["height"] < 20 * 1.5 * font
+        grid = driver.find_element(By.CSS_SELECTOR, "#stage-chapters .grid")
+        assert driver.find_element(By.ID, "chapters").size["width"] == grid.size["width"]
+        summary = driver.find_element(By.CSS_SELECTOR, "#clip_7 details summary")
+        driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", summary)
+        summary.click()
+        assert "anim_22 (52 frames)" in driver.find_element(By.CSS_SELECTOR, "#clip_7 details").text
+        assert console_errors(driver) == []
+        print(f"screenshot: {screenshot(driver, 'review-one-hour.png')}")
