@@ -92,7 +92,8 @@ def with_mix(clips: set[str]) -> set[str]:
 
 
 MODIFIERS = DEMO_CONFIG["image"]["prompt_modifiers"]
-MORE_IMAGES_3, MORE_IMAGES_4 = merged({"image": {"n_images": 3}}), merged({"image": {"n_images": 4}})
+# two more images per modifier: appended (img_5 to img_8), none renumbered
+MORE_IMAGES_4 = merged({"image": {"n_images": 4}})
 
 CASES = {
     # the second modifier's images are img_2 and img_4
@@ -100,9 +101,6 @@ CASES = {
     "prompt modifier": ({"image": {"prompt_modifiers": [MODIFIERS[0], "ink drawing"]}},
                         {"img_2.png", "img_4.png", "anim_2.mp4", "anim_4.mp4"} | CHAPTERS
                         | with_mix(clips_using({"anim_2.mp4", "anim_4.mp4"}))),
-    "n_images 2 to 3": ({"image": {"n_images": 3}},
-                        {"img_5.png", "img_6.png", "anim_5.mp4", "anim_6.mp4"}
-                        | with_mix(clips_changed_by(MORE_IMAGES_3))),
     "n_images 2 to 4": ({"image": {"n_images": 4}},
                         {f"img_{j}.png" for j in range(5, 9)} | {f"anim_{j}.mp4" for j in range(5, 9)}
                         | with_mix(clips_changed_by(MORE_IMAGES_4))),

@@ -145,6 +145,13 @@ def model_runs(workdir: Path) -> int:
     return sum(bool(made.search(line)) for log in logs for line in log.read_text().splitlines())
 
 
+def snapshot(workdir: Path, demo: Project) -> dict[str, tuple[bytes, int]]:
+    """Bytes and mtime of every file the models and the clip jobs made."""
+    root = workdir / demo.root
+    return {str(path.relative_to(root)): (path.read_bytes(), path.stat().st_mtime_ns)
+            for stage in ("music", "images", "animations", "clips") for path in sorted((root / stage).iterdir())}
+
+
 @pytest.mark.slow
 def test_undoing_an_edit_and_pinning_an_attempt_back_restore_files_without_a_model(demo_copy):
     """With a store that has room for two variants of every sound and image but not for two of every video: the
@@ -168,9 +175,23 @@ def test_undoing_an_edit_and_pinning_an_attempt_back_restore_files_without_a_mod
     log = (demo_copy / demo.root / "logs" / "images" / "img_2.log").read_text()
     assert "restored" in log and "from the store" in log
 
+    # A deletion re-rolls the image, and remakes exactly what it feeds; nothing else is even rewritten.
+    before = snapshot(demo_copy, demo)
     (demo_copy / demo.image(3)).unlink()
     run_ok(demo_copy, *configs)
-    assert read_recipe(demo_copy / demo.image(3))["attempt"] == 1
+    after = snapshot(demo_copy, demo)
+    rebuilt = {"images/img_3.png", "animations/anim_3.mp4"} | {
+        f"clips/clip_{i}.mp4" for i in demo.track_indices
+        if "anim_3.mp4" in {name for name, _ in demo.clip_recipe(i, 0).animations}}
+    assert all(after[name][0] != before[name][0] for name in rebuilt)
+    assert {name: after[name] for name in after if name not in rebuilt} == {
+        name: before[name] for name in before if name not in rebuilt}
+    recipe = read_recipe(demo_copy / demo.image(3))
+    assert (recipe["attempt"], recipe["stage"]) == (1, "image")
+    assert json.loads((demo_copy / demo.history_dir / "img_3.json").read_text()) == {
+        "attempt": 1, "seed": recipe["seed"]}
+    assert read_recipe(demo_copy / demo.image(1))["attempt"] == 0
+    # Pinning attempt 0 brings the deleted variant back, and all it fed, from the store.
     runs = model_runs(demo_copy)
     pin = demo_copy / "pin.yaml"
     pin.write_text(json.dumps({"attempts": {"img_3": 0}}))
