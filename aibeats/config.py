@@ -8,6 +8,7 @@ import yaml
 
 from aibeats.continuation import initial_track_seconds
 from aibeats.errors import ConfigError
+from aibeats.image_families import family_of_model
 from aibeats.pipeline import attempts_pattern
 
 # Models under this folder are built by the workflow itself (rules/tiny_models.smk), so they may not exist yet.
@@ -137,6 +138,26 @@ def _check_model_folders(config: dict) -> None:
                 f"{Path.cwd()}); give a Hugging Face model id like owner/name, or the folder of a saved model")
 
 
+def _check_image_family(image: dict) -> None:
+    """What the image model's family allows, where its family is known without loading it (aibeats.image_families);
+    an unknown family is told by the pipeline as it loads."""
+    family = family_of_model(image["model_id"], TINY_MODELS_DIR)
+    if family is None:
+        return
+    for key in ("height", "width"):
+        if image[key] % family.size_multiple:
+            allowed = ", ".join(str(image[key] // family.size_multiple * family.size_multiple + step)
+                                for step in (0, family.size_multiple) if image[key] // family.size_multiple + step)
+            raise ConfigError(f"config key image.{key} = {image[key]!r} is not allowed with a {family.name} model: it "
+                              f"must be a multiple of {family.size_multiple}, e.g. {allowed.replace(', ', ' or ')}")
+    if image["negative_prompt"] is not None and not family.takes_negative_prompt:
+        raise ConfigError(f"config key image.negative_prompt = {image['negative_prompt']!r} is not allowed with a "
+                          f"{family.name} model: it takes no negative prompt; set it to null")
+    if image["max_sequence_length"] is not None and not family.takes_max_sequence_length:
+        raise ConfigError(f"config key image.max_sequence_length = {image['max_sequence_length']!r} is not allowed "
+                          f"with a {family.name} model: only FLUX.1 and SD3 have a T5 prompt; set it to null")
+
+
 def _check_relations(config: dict, defaults: dict) -> None:
     """Rules that tie two keys together, which JSON schema cannot express; a stage's own keys come before the
     keys of the stages made from it, so that the key a user set is the one named."""
@@ -222,4 +243,5 @@ def validate_config(config: dict, schema_path: str | Path) -> dict:
         filled = preview_of(filled)
     _check_relations(filled, _validated_defaults(validator))
     _check_model_folders(filled)
+    _check_image_family(filled["image"])
     return filled

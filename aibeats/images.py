@@ -1,6 +1,11 @@
-"""Model code for text to image (SDXL-Turbo through AutoPipelineForText2Image): load and generate."""
+"""Model code for text to image (SDXL-Turbo, SDXL, FLUX.1, SD3.5 through AutoPipelineForText2Image): load and
+generate."""
 
+from aibeats.image_families import Guidance, default_guidance, family_of_class
 from aibeats.pretrained import generator_for, pretrained_options
+
+# Every guidance setting at its family's default.
+FAMILY_DEFAULTS = Guidance()
 
 
 def load_image_pipeline(model_id: str, device: str, precision: str = "auto"):
@@ -13,10 +18,33 @@ def load_image_pipeline(model_id: str, device: str, precision: str = "auto"):
     return pipe
 
 
-def generate_image(pipe, prompt: str, inference_steps: int, height: int, width: int, seed: int):
-    """One image; guidance is off, as SDXL-Turbo was distilled to work without it."""
-    if height % 8 or width % 8:
-        raise ValueError(f"image size {width}x{height} must be a multiple of 8 on both sides")
-    result = pipe(prompt=prompt, num_inference_steps=inference_steps, guidance_scale=0.0, height=height, width=width,
-                  generator=generator_for(str(pipe.device), seed))
+def is_distilled(pipe) -> bool:
+    """Whether a model was distilled to work without classifier-free guidance: FLUX.1-schnell has no guidance
+    embedding (dev has one); SDXL-Turbo and SD-Turbo sample with trailing timesteps (the base models with leading
+    ones); SD3.5's turbo shares its scheduler with the base, so only its name tells."""
+    if hasattr(pipe, "transformer") and "guidance_embeds" in pipe.transformer.config:
+        return not pipe.transformer.config.guidance_embeds
+    if pipe.scheduler.config.get("timestep_spacing") == "trailing":
+        return True
+    return "turbo" in str(getattr(pipe, "name_or_path", "")).lower()
+
+
+def generate_image(pipe, prompt: str, inference_steps: int, height: int, width: int, seed: int,
+                   guidance: Guidance = FAMILY_DEFAULTS):
+    """One image. Guidance scale None: the model's family default, 0 for a distilled model (SDXL-Turbo,
+    FLUX.1-schnell: what every image was made with before the setting existed)."""
+    family = family_of_class(type(pipe).__name__)
+    multiple = family.size_multiple if family else 8
+    if height % multiple or width % multiple:
+        raise ValueError(f"image size {width}x{height} must be a multiple of {multiple} on both sides")
+    scale = guidance.scale
+    if scale is None:
+        scale = default_guidance(family, is_distilled(pipe)) if family else 0.0
+    options = {}
+    if guidance.negative_prompt is not None:
+        options["negative_prompt"] = guidance.negative_prompt
+    if guidance.max_sequence_length is not None:
+        options["max_sequence_length"] = guidance.max_sequence_length
+    result = pipe(prompt=prompt, num_inference_steps=inference_steps, guidance_scale=scale, height=height,
+                  width=width, generator=generator_for(str(pipe.device), seed), **options)
     return result.images[0]

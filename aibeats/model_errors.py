@@ -16,6 +16,7 @@ from http import HTTPStatus
 from pathlib import Path
 
 from aibeats.errors import AiBeatsError
+from aibeats.image_families import FAMILIES as IMAGE_FAMILIES
 from aibeats.pipeline import STAGES
 
 CONFIG_KEYS = {stage.family: f"{stage.config_section}.model_id" for stage in STAGES.values() if stage.family}
@@ -25,8 +26,7 @@ MODEL_FILES = {"music": "config.json", "image": "model_index.json", "video": "mo
 # What that file says a model of each family is: transformers' model_type, diffusers' pipeline _class_name.
 MODEL_KINDS = {
     "music": ("model_type", {"musicgen"}),
-    "image": ("_class_name", {"StableDiffusionXLPipeline", "StableDiffusionPipeline", "FluxPipeline",
-                              "StableDiffusion3Pipeline"}),
+    "image": ("_class_name", set(IMAGE_FAMILIES)),
     "video": ("_class_name", {"StableVideoDiffusionPipeline"}),
 }
 

@@ -116,13 +116,19 @@ class TrackExtRecipe(PromptedRecipe):
 
 @dataclass(frozen=True)
 class ImageRecipe(PromptedRecipe):
-    """An SDXL-Turbo image; its prompt is the image prompt with the item's modifier."""
+    """An image of a text-to-image family (aibeats.image_families); its prompt is the image prompt with the item's
+    modifier."""
 
     inference_steps: int
     height: int
     width: int
     # The model's dtype (config `precision`); None: auto, as before the setting existed, so left out of params.
     precision: str | None = None
+    # None: the family's default (0 for distilled models: what every image was made with before these existed),
+    # left out of params like precision, so that images made before keep their recipes.
+    guidance_scale: float | None = None
+    negative_prompt: str | None = None
+    max_sequence_length: int | None = None
 
     @classmethod
     def build(cls, project: "Project", j: int, seed: int, attempt: int) -> "ImageRecipe":

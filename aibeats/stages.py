@@ -89,10 +89,12 @@ def make_track_ext(model, recipe: TrackExtRecipe, inputs: dict, output: Path, hi
 
 def make_image(model, recipe: ImageRecipe, inputs: dict, output: Path, history_dir: Path) -> None:
     from aibeats import images
+    from aibeats.image_families import Guidance
     from aibeats.provenance import save_png
 
     image = images.generate_image(model, recipe.prompt, recipe.inference_steps, recipe.height, recipe.width,
-                                  recipe.seed)
+                                  recipe.seed, Guidance(recipe.guidance_scale, recipe.negative_prompt,
+                                                        recipe.max_sequence_length))
     save_png(image, output, make_recipe("image", **recipe.as_params()))
     _finish(history_dir, output, recipe)
 

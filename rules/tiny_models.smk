@@ -8,8 +8,8 @@ rule build_tiny_model:
     log:
         "models/logs/tiny_{family}.log",
     wildcard_constraints:
-        family="musicgen|sdxl|svd",
-    # The video environment holds both transformers and diffusers, which is all the three builders need.
+        family="musicgen|sdxl|flux|sd3|svd",
+    # The video environment holds both transformers and diffusers, which is all the builders need.
     conda:
         "../envs/video.yaml"
     script:

@@ -55,7 +55,8 @@ def test_given_values_are_kept_and_the_input_is_not_modified():
     ("config", "expected"),
     [
         ({"musik": {}}, "unknown config key musik: allowed keys here are attempts, audio_clip, image, mix, music"),
-        ({"image": {"n_image": 3}}, "unknown config key image.n_image: allowed keys here are device, height"),
+        ({"image": {"n_image": 3}},
+         "unknown config key image.n_image: allowed keys here are device, guidance_scale, height"),
         ({"music": {"n_music": "5"}}, "config key music.n_music = '5' is not allowed: it must be a whole number"),
         ({"image": {"n_images": 2.5}}, "config key image.n_images = 2.5 is not allowed: it must be a whole number"),
         ({"music": {"n_music": -1}}, "config key music.n_music = -1 is not allowed: it must be at least 1"),

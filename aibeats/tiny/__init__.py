@@ -4,14 +4,18 @@ from pathlib import Path
 
 
 def build_tiny_model(family: str, out_dir: Path) -> None:
-    """Build the tiny model of one family (musicgen, sdxl or svd) into out_dir."""
+    """Build the tiny model of one family (musicgen, sdxl, flux, sd3 or svd) into out_dir."""
     # Imported on demand: each builder pulls in torch and transformers or diffusers.
     if family == "musicgen":
         from aibeats.tiny.musicgen import build_tiny_musicgen as build
     elif family == "sdxl":
         from aibeats.tiny.sdxl import build_tiny_sdxl as build
+    elif family == "flux":
+        from aibeats.tiny.flux import build_tiny_flux as build
+    elif family == "sd3":
+        from aibeats.tiny.sd3 import build_tiny_sd3 as build
     elif family == "svd":
         from aibeats.tiny.svd import build_tiny_svd as build
     else:
-        raise ValueError(f"unknown tiny model family {family!r}: expected musicgen, sdxl or svd")
+        raise ValueError(f"unknown tiny model family {family!r}: expected musicgen, sdxl, flux, sd3 or svd")
     build(Path(out_dir))
