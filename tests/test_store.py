@@ -153,27 +153,16 @@ def snapshot(workdir: Path, demo: Project) -> dict[str, tuple[bytes, int]]:
 
 
 @pytest.mark.slow
-def test_undoing_an_edit_and_pinning_an_attempt_back_restore_files_without_a_model(demo_copy):
-    """With a store smaller than the project's current files: the current videos are hard links and take no
-    space of their own, so the earlier variants still fit beside the copies of the current sounds and images."""
+def test_a_reroll_pinned_back_and_an_edit_undone_restore_files_without_a_model(demo_copy):
+    """The re-roll with a store smaller than the project's current files: the current videos are hard links and
+    take no space of their own, so the earlier variants fit beside the copies of the current sounds and images."""
     demo = Project(validate_config(demo_config(), SCHEMA))
     original = file_hashes(demo_copy)
     sizes = {name: (demo_copy / demo.root / name).stat().st_size for name in original}
     videos = sum(size for name, size in sizes.items() if name.endswith(".mp4"))
-    limit = sum(sizes.values()) - videos / 10
     small = demo_copy / "small-store.yaml"
-    small.write_text(yaml.safe_dump({"workers": {"store_gb": limit / 1e9}}))
+    small.write_text(yaml.safe_dump({"workers": {"store_gb": (sum(sizes.values()) - videos / 10) / 1e9}}))
     configs = ("--configfile", "profiles/demo/demo-config.yaml", small.name)
-    edit = demo_copy / "edit.yaml"
-    edit.write_text(yaml.safe_dump({"image": {"prompt_modifiers": ["digital art", "ink drawing"]}}))
-    run_ok(demo_copy, *configs, edit.name)
-    assert file_hashes(demo_copy) != original
-    runs = model_runs(demo_copy)
-    run_ok(demo_copy, *configs)  # the edit undone
-    assert file_hashes(demo_copy) == original
-    assert model_runs(demo_copy) == runs
-    log = (demo_copy / demo.root / "logs" / "images" / "img_2.log").read_text()
-    assert "restored" in log and "from the store" in log
 
     # A deletion re-rolls the image, and remakes exactly what it feeds; nothing else is even rewritten.
     before = snapshot(demo_copy, demo)
@@ -198,6 +187,20 @@ def test_undoing_an_edit_and_pinning_an_attempt_back_restore_files_without_a_mod
     run_ok(demo_copy, *configs, pin.name)
     assert file_hashes(demo_copy) == original
     assert model_runs(demo_copy) == runs
-    mix_log = (demo_copy / demo.root / "logs" / "mix" / "mix.log").read_text()
-    assert "restored" in mix_log
+    assert "restored" in (demo_copy / demo.root / "logs" / "mix" / "mix.log").read_text()
     assert [path.name for path in (demo_copy / demo.root / ".store").iterdir() if path.name.startswith(".")] == []
+    assert sum(entry.stat().st_size for entry in (demo_copy / demo.root / ".store").iterdir()
+               if entry.stat().st_nlink == 1) <= sum(sizes.values()) - videos / 10
+
+    # An edit undone (with the default store: least recently used goes first, and the first run's variants of
+    # the edited images are now the oldest entries).
+    edit = demo_copy / "edit.yaml"
+    edit.write_text(yaml.safe_dump({"image": {"prompt_modifiers": ["digital art", "ink drawing"]}}))
+    run_ok(demo_copy, "--configfile", "profiles/demo/demo-config.yaml", pin.name, edit.name)
+    assert file_hashes(demo_copy) != original
+    runs = model_runs(demo_copy)
+    run_ok(demo_copy, "--configfile", "profiles/demo/demo-config.yaml", pin.name)
+    assert file_hashes(demo_copy) == original
+    assert model_runs(demo_copy) == runs
+    log = (demo_copy / demo.root / "logs" / "images" / "img_2.log").read_text()
+    assert "restored" in log and "from the store" in log

@@ -3,7 +3,6 @@
 import hashlib
 import os
 import re
-import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -55,8 +54,10 @@ def parse_dry_run(text: str) -> list[PlannedJob]:
 
 
 def copy_run(source: Path, destination: Path) -> Path:
-    """A copy of a finished run, with mtimes and Snakemake's metadata, so dry runs there see the same state."""
-    shutil.copytree(source, destination, symlinks=True)
+    """A copy of a finished run, with mtimes and Snakemake's metadata, so dry runs there see the same state, and
+    with its hard links (the store's entries of the videos are links of them, taking no space of their own)."""
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["cp", "-a", str(source), str(destination)], check=True)
     return destination
 
 
