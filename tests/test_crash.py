@@ -59,9 +59,12 @@ def start_snakemake(workdir: Path, log: Path) -> subprocess.Popen:
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     with log.open("w") as output:
         # A session of its own, like a terminal's foreground job, so that Ctrl-C can go to its whole group.
+        # SIGINT as a terminal leaves it: a background pytest (`make test &`) runs with it ignored, and Snakemake
+        # would inherit that.
         return subprocess.Popen([sys.executable, "-m", "snakemake", "--profile", "profiles/demo", *ARGS],
                                 cwd=workdir, env=env, stdout=output, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+                                start_new_session=True,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def wait_until(condition, timeout: float, what: str) -> float:
