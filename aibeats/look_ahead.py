@@ -65,30 +65,29 @@ def write_plan(workers_dir: Path, workflow, jobs, config: dict) -> None:
     _remove_plans_of_ended_runs(workers_dir, type(workflow))
 
 
-def _remove_plans_of_ended_runs(workers_dir: Path, workflow_class) -> None:
-    """A run killed with kill -9 never removes its plan; the next run does."""
+def _plans(workers_dir: Path, workflow_class):
+    """(path, its run's Workflow, the plan) of every readable plan in workers_dir."""
     for path in Path(workers_dir).glob("plan-*.json"):
         try:
-            pid, start = json.loads(path.read_text())["workflow"]
+            plan = json.loads(path.read_text())
+            run = workflow_class(*plan["workflow"])
         except (OSError, ValueError, KeyError, TypeError):
             continue  # being written (atomically, so not for long) or not ours
-        if not workflow_class(pid, start).alive():
+        yield path, run, plan
+
+
+def _remove_plans_of_ended_runs(workers_dir: Path, workflow_class) -> None:
+    """A run killed with kill -9 never removes its plan; the next run does."""
+    for path, run, _ in _plans(workers_dir, workflow_class):
+        if not run.alive():
             path.unlink(missing_ok=True)
 
 
 def other_live_runs(workers_dir: Path, workflow_class) -> list[tuple[int, float]]:
     """(pid, when it started its jobs) of each run of this project still going, other than this process: a
     plan exists from a run's start until its end (or the next run, for one killed with kill -9)."""
-    runs = []
-    for path in Path(workers_dir).glob("plan-*.json"):
-        try:
-            plan = json.loads(path.read_text())
-            pid, start = plan["workflow"]
-        except (OSError, ValueError, KeyError, TypeError):
-            continue
-        if pid != os.getpid() and workflow_class(pid, start).alive():
-            runs.append((pid, plan.get("written", 0)))
-    return sorted(runs)
+    return sorted((run.pid, plan.get("written", 0)) for _, run, plan in _plans(workers_dir, workflow_class)
+                  if run.pid != os.getpid() and run.alive())
 
 
 def check_other_runs(workers_dir: Path, workflow_class, unlocking: bool) -> str | None:
