@@ -1,7 +1,8 @@
-"""Animating an image with Stable Video Diffusion: the frame size (pure) and the model code; the frame count is
-aibeats.items.animation_frame_count."""
+"""Animating an image with Stable Video Diffusion, Wan or LTX-Video: the frame size (pure) and the model code; the
+frame count is aibeats.items.animation_frame_count."""
 
 from aibeats.pretrained import generator_for, pretrained_options
+from aibeats.video_backends import BACKENDS, PIPELINE_OF_MODEL_CLASS
 
 
 def fit_video_size(image_width: int, image_height: int, max_side: int, multiple: int = 64) -> tuple[int, int]:
@@ -21,13 +22,57 @@ def loop_frames(frames: list) -> list:
 
 
 def load_video_pipeline(model_id: str, device: str, precision: str = "auto"):
-    """The image-to-video pipeline of a hub id or a local folder, on the device (already resolved)."""
-    from diffusers import StableVideoDiffusionPipeline
+    """The image-to-video pipeline of a hub id or a local folder, on the device (already resolved): the class that
+    animates an image with the kind of model its model_index.json names (aibeats.video_backends)."""
+    import diffusers
 
+    model_class = diffusers.DiffusionPipeline.load_config(model_id).get("_class_name")
+    pipeline_class = getattr(diffusers, PIPELINE_OF_MODEL_CLASS.get(model_class, "StableVideoDiffusionPipeline"))
     options = pretrained_options(model_id, device, precision)
-    pipe = StableVideoDiffusionPipeline.from_pretrained(model_id, **options).to(device)
+    pipe = pipeline_class.from_pretrained(model_id, **options).to(device)
     pipe.set_progress_bar_config(disable=True)
     return pipe
+
+
+def pipeline_backend(pipe) -> str:
+    """The video.backend a loaded pipeline serves: svd, wan or ltx."""
+    for backend in BACKENDS.values():
+        if type(pipe).__name__ == backend.pipeline_class:
+            return backend.name
+    return "svd"
+
+
+def pipeline_size_multiple(pipe) -> int:
+    """What both sides of this pipeline's frames must be multiples of: the VAE's spatial factor times the
+    transformer's patch (16 for Wan 2.1, 32 for Wan2.2-TI2V-5B and LTX-Video)."""
+    if pipeline_backend(pipe) == "ltx":
+        return pipe.vae_spatial_compression_ratio * pipe.transformer_spatial_patch_size
+    # Wan's patch is (time, height, width)
+    return pipe.vae_scale_factor_spatial * pipe.transformer.config.patch_size[-1]
+
+
+# One keyword-only argument per setting the prompted backends share, named as their pipelines name them.
+def animate_image_with_prompt(pipe, image, prompt: str, *, max_side: int, num_frames: int,  # noqa: PLR0913
+                              n_continuations: int, loop_video: bool, fps: int, guidance_scale: float,
+                              negative_prompt: str | None, inference_steps: int, seed: int) -> list:
+    """The frames of one animation by Wan or LTX-Video (PIL images, all of the fitted size), continued from each
+    segment's last frame like Stable Video Diffusion's."""
+    from PIL import Image
+
+    width, height = fit_video_size(image.width, image.height, max_side, pipeline_size_multiple(pipe))
+    start = image.convert("RGB").resize((width, height), Image.Resampling.LANCZOS)
+    # LTX-Video is conditioned on the frame rate it will be played at; Wan has no such input.
+    rate = {"frame_rate": fps} if pipeline_backend(pipe) == "ltx" else {}
+    generator = generator_for(str(pipe.device), seed)
+    frames: list = []
+    for segment in range(n_continuations):
+        segment_frames = pipe(image=start, prompt=prompt, negative_prompt=negative_prompt, height=height,
+                              width=width, num_frames=num_frames, num_inference_steps=inference_steps,
+                              guidance_scale=guidance_scale, generator=generator, output_type="pil",
+                              **rate).frames[0]
+        frames += segment_frames if segment == 0 else segment_frames[1:]
+        start = segment_frames[-1]
+    return loop_frames(frames) if loop_video else frames
 
 
 # One keyword-only argument per Stable Video Diffusion setting, named as the pipeline names it.

@@ -10,6 +10,7 @@ from aibeats.continuation import initial_track_seconds
 from aibeats.errors import ConfigError
 from aibeats.image_families import family_of_model
 from aibeats.pipeline import attempts_pattern
+from aibeats.video_backends import BACKENDS, frame_count_error
 
 # Models under this folder are built by the workflow itself (rules/tiny_models.smk), so they may not exist yet.
 TINY_MODELS_DIR = "models/tiny/"
@@ -158,6 +159,21 @@ def _check_image_family(image: dict) -> None:
                           f"with a {family.name} model: only FLUX.1 and SD3 have a T5 prompt; set it to null")
 
 
+def _check_video_backend(video: dict) -> None:
+    """What a prompted animation backend allows (aibeats.video_backends); the model's own kind is checked before the
+    jobs run (aibeats.model_errors). Sizes need no rule: video.max_side is a multiple of 64, which suits every
+    backend, and the shorter side is fitted to the loaded pipeline's multiple."""
+    prompted = BACKENDS.get(video["backend"])
+    # Like kenburns_zoom under svd, another backend's settings are left unread: a preview (kenburns) of a wan
+    # config keeps its motion_prompt.
+    if prompted is None:
+        return
+    reason = frame_count_error(prompted, video["num_frames"])
+    if reason:
+        raise ConfigError(f"config key video.num_frames = {video['num_frames']!r} is not allowed with backend "
+                          f"{prompted.name}: {reason}")
+
+
 def _check_relations(config: dict, defaults: dict) -> None:
     """Rules that tie two keys together, which JSON schema cannot express; a stage's own keys come before the
     keys of the stages made from it, so that the key a user set is the one named."""
@@ -244,4 +260,5 @@ def validate_config(config: dict, schema_path: str | Path) -> dict:
     _check_relations(filled, _validated_defaults(validator))
     _check_model_folders(filled)
     _check_image_family(filled["image"])
+    _check_video_backend(filled["video"])
     return filled

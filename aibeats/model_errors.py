@@ -18,6 +18,7 @@ from pathlib import Path
 from aibeats.errors import AiBeatsError
 from aibeats.image_families import FAMILIES as IMAGE_FAMILIES
 from aibeats.pipeline import STAGES
+from aibeats.video_backends import BACKENDS, PIPELINE_OF_MODEL_CLASS
 
 CONFIG_KEYS = {stage.family: f"{stage.config_section}.model_id" for stage in STAGES.values() if stage.family}
 # The file at the top of a model of each family, in a folder or a hub repository: MusicGen's config,
@@ -27,7 +28,7 @@ MODEL_FILES = {"music": "config.json", "image": "model_index.json", "video": "mo
 MODEL_KINDS = {
     "music": ("model_type", {"musicgen"}),
     "image": ("_class_name", set(IMAGE_FAMILIES)),
-    "video": ("_class_name", {"StableVideoDiffusionPipeline"}),
+    "video": ("_class_name", set(PIPELINE_OF_MODEL_CLASS)),
 }
 
 
@@ -96,16 +97,27 @@ def check_models_before_jobs(config: dict, rules: set[str], tiny_models_dir: str
         checked.add((stage.family, model_id))
         try:
             check_hub(stage.family, model_id)
-            _check_kind(stage.family, model_id)
+            kind = _check_kind(stage.family, model_id)
+            if stage.family == "video" and kind is not None:
+                _check_video_backend(config["video"]["backend"], model_id, kind)
         except AiBeatsError:
             raise
         except Exception as error:
             raise ModelError(explain(stage.family, model_id, error)) from error
 
 
-def _check_kind(family: str, model_id: str) -> None:
-    """The model's top file names a kind of model the family's loader takes; unknowable for a hub model that
-    is not cached yet (the hub said it exists: the load downloads it)."""
+def _check_video_backend(backend: str, model_id: str, kind: str) -> None:
+    """The animation model is one of video.backend's (Stable Video Diffusion's for svd)."""
+    kinds = BACKENDS[backend].model_classes if backend in BACKENDS else {"StableVideoDiffusionPipeline"}
+    if kind not in kinds:
+        raise ModelError(f"cannot load the video model {model_id!r} (config key video.model_id): it is a {kind}, not "
+                         f"a model of video.backend {backend} ({' or '.join(sorted(kinds))}); set video.model_id "
+                         "to one, or video.backend to the model's")
+
+
+def _check_kind(family: str, model_id: str) -> str | None:
+    """The model's top file names a kind of model the family's loader takes, returned; unknowable (None) for a hub
+    model that is not cached yet (the hub said it exists: the load downloads it)."""
     import json
 
     model_file = MODEL_FILES[family]
@@ -115,7 +127,7 @@ def _check_kind(family: str, model_id: str) -> None:
 
         cached = try_to_load_from_cache(model_id, model_file)
         if not _cached(cached):
-            return
+            return None
         top = Path(cached)
     if not top.is_file():
         raise ModelError(explain(family, model_id, FileNotFoundError(top)))
@@ -130,6 +142,7 @@ def _check_kind(family: str, model_id: str) -> None:
             f"cannot load the {family} model {model_id!r} (config key {CONFIG_KEYS[family]}): it is a {kind}, not a "
             f"{family} model (its {model_file} must give {field} {' or '.join(sorted(kinds))}); set "
             f"{CONFIG_KEYS[family]} to one")
+    return kind
 
 
 def _check_device(family: str, device: str) -> None:

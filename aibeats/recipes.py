@@ -26,6 +26,7 @@ from aibeats.items import (
     modifier_of_track,
     plan_mix,
 )
+from aibeats.video_backends import BACKENDS, animation_prompt
 
 if TYPE_CHECKING:
     from aibeats.plan import Project
@@ -133,9 +134,13 @@ class ImageRecipe(PromptedRecipe):
     @classmethod
     def build(cls, project: "Project", j: int, seed: int, attempt: int) -> "ImageRecipe":
         image = project.config["image"]
-        modifiers = image["prompt_modifiers"]
-        prompt = image_prompt(image["prompt"], modifiers[modifier_of_image(j, len(modifiers))])
-        return cls(**cls.from_section(image, seed, attempt, prompt=prompt))
+        return cls(**cls.from_section(image, seed, attempt, prompt=prompt_of_image(image, j)))
+
+
+def prompt_of_image(image: dict, j: int) -> str:
+    """Image j's prompt: the image prompt with its modifier."""
+    modifiers = image["prompt_modifiers"]
+    return image_prompt(image["prompt"], modifiers[modifier_of_image(j, len(modifiers))])
 
 
 @dataclass(frozen=True)
@@ -162,6 +167,8 @@ class VideoRecipe(Recipe):
     def build(cls, project: "Project", j: int, seed: int, attempt: int) -> "VideoRecipe | KenBurnsRecipe":
         if cls.model_free(project.config["video"]):
             return KenBurnsRecipe.build(project, j, seed, attempt)
+        if project.config["video"]["backend"] in BACKENDS:
+            return PromptedVideoRecipe.build(project, j, seed, attempt)
         values = cls.from_section(project.config["video"], seed, attempt)
         settings_in_config_order = [key for key in project.config["video"] if key in values
                                     and not (key == "precision" and values[key] is None)]
@@ -175,6 +182,8 @@ class VideoRecipe(Recipe):
     def from_params(cls, params: dict) -> "VideoRecipe | KenBurnsRecipe":
         if params.get("backend") == KenBurnsRecipe.BACKEND:
             return KenBurnsRecipe(**params)
+        if params.get("backend") in BACKENDS:
+            return PromptedVideoRecipe(**params)
         return cls(**params, key_order=tuple(params))
 
     def as_params(self) -> dict[str, Any]:
@@ -198,6 +207,37 @@ class KenBurnsRecipe(Recipe):
     max_side: int
     kenburns_zoom: list[float]
     kenburns_pan: float
+
+
+@dataclass(frozen=True)
+class PromptedVideoRecipe(Recipe):
+    """An animation by a model that takes a prompt with the image (video.backend wan or ltx,
+    aibeats.video_backends): the image's own prompt plus video.motion_prompt."""
+
+    section: ClassVar[str] = "video"
+    # First, so that the recipe says which kind of animation it is (and the params tell the kinds apart).
+    backend: str
+    prompt: str
+    model_id: str
+    n_continuations: int
+    loop_video: bool
+    video_fps: int
+    num_frames: int
+    inference_steps: int
+    max_side: int
+    # The backend's published default where video.guidance_scale is null: null and that value make one recipe.
+    guidance_scale: float
+    motion_prompt: str | None = None
+    negative_prompt: str | None = None
+    precision: str | None = None
+
+    @classmethod
+    def build(cls, project: "Project", j: int, seed: int, attempt: int) -> "PromptedVideoRecipe":
+        video = project.config["video"]
+        backend = BACKENDS[video["backend"]]
+        guidance = video["guidance_scale"] if video["guidance_scale"] is not None else backend.guidance_scale
+        prompt = animation_prompt(prompt_of_image(project.config["image"], j), video["motion_prompt"])
+        return cls(**cls.from_section(video, seed, attempt, prompt=prompt, guidance_scale=guidance))
 
 
 @dataclass(frozen=True)

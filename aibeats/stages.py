@@ -21,6 +21,7 @@ from aibeats.recipes import (
     ImageRecipe,
     KenBurnsRecipe,
     MixRecipe,
+    PromptedVideoRecipe,
     ThumbnailRecipe,
     TrackExtRecipe,
     TrackRecipe,
@@ -99,9 +100,10 @@ def make_image(model, recipe: ImageRecipe, inputs: dict, output: Path, history_d
     _finish(history_dir, output, recipe)
 
 
-def make_animation(model, recipe: VideoRecipe | KenBurnsRecipe, inputs: dict, output: Path,
+def make_animation(model, recipe: VideoRecipe | PromptedVideoRecipe | KenBurnsRecipe, inputs: dict, output: Path,
                    history_dir: Path) -> None:
-    """An animation of the image: by Stable Video Diffusion, or a camera move over it (no model)."""
+    """An animation of the image: by Stable Video Diffusion, Wan or LTX-Video, or a camera move over it (no
+    model)."""
     from aibeats import animation, video_io
 
     image = _open_image(inputs["image"])
@@ -112,6 +114,16 @@ def make_animation(model, recipe: VideoRecipe | KenBurnsRecipe, inputs: dict, ou
                                  n_continuations=recipe.n_continuations, loop_video=recipe.loop_video,
                                  seed=recipe.seed, zoom_range=tuple(sorted(recipe.kenburns_zoom)),
                                  pan=recipe.kenburns_pan)
+    elif recipe.backend != VideoRecipe.backend:
+        if animation.pipeline_backend(model) != recipe.backend:
+            raise MediaError(f"{recipe.model_id} is a {type(model).__name__}, not a model of video.backend "
+                             f"{recipe.backend}; set video.model_id to one, or video.backend to "
+                             f"{animation.pipeline_backend(model)}")
+        frames = animation.animate_image_with_prompt(
+            model, image, recipe.prompt, max_side=recipe.max_side, num_frames=recipe.num_frames,
+            n_continuations=recipe.n_continuations, loop_video=recipe.loop_video, fps=recipe.video_fps,
+            guidance_scale=recipe.guidance_scale, negative_prompt=recipe.negative_prompt,
+            inference_steps=recipe.inference_steps, seed=recipe.seed)
     else:
         frames = animation.animate_image(
             model, image, max_side=recipe.max_side, num_frames=recipe.num_frames,

@@ -4,7 +4,7 @@ from pathlib import Path
 
 
 def build_tiny_model(family: str, out_dir: Path) -> None:
-    """Build the tiny model of one family (musicgen, sdxl, flux, sd3 or svd) into out_dir."""
+    """Build the tiny model of one family (musicgen, sdxl, flux, sd3, svd, wan, wan-ti2v or ltx) into out_dir."""
     # Imported on demand: each builder pulls in torch and transformers or diffusers.
     if family == "musicgen":
         from aibeats.tiny.musicgen import build_tiny_musicgen as build
@@ -16,6 +16,13 @@ def build_tiny_model(family: str, out_dir: Path) -> None:
         from aibeats.tiny.sd3 import build_tiny_sd3 as build
     elif family == "svd":
         from aibeats.tiny.svd import build_tiny_svd as build
+    elif family == "wan":
+        from aibeats.tiny.wan import build_tiny_wan_i2v as build
+    elif family == "wan-ti2v":
+        from aibeats.tiny.wan import build_tiny_wan_ti2v as build
+    elif family == "ltx":
+        from aibeats.tiny.ltx import build_tiny_ltx as build
     else:
-        raise ValueError(f"unknown tiny model family {family!r}: expected musicgen, sdxl, flux, sd3 or svd")
+        raise ValueError(f"unknown tiny model family {family!r}: expected musicgen, sdxl, flux, sd3, svd, wan, "
+                         "wan-ti2v or ltx")
     build(Path(out_dir))

@@ -1,0 +1,56 @@
+"""The prompted image-to-video backends (video.backend wan and ltx) and what differs between them.
+
+Stable Video Diffusion (svd) and the camera move (kenburns) keep their own code; Wan and LTX-Video share one: both
+take the image with a prompt, a negative prompt and a guidance scale, and both have a rule for their frame count
+and a size multiple, checked when the config is read (aibeats.config). This module loads no model.
+"""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class VideoBackend:
+    name: str
+    # The diffusers pipeline that animates an image, and the pipeline classes a model of this backend may be saved
+    # as (Wan2.2-TI2V-5B is published as a text-to-video WanPipeline that the image-to-video class also loads).
+    pipeline_class: str
+    model_classes: frozenset[str]
+    # Frames of the form frame_step * k + 1: the VAE shrinks time frame_step times, after the first frame.
+    frame_step: int
+    # Both sides must be multiples of this (the VAE's spatial factor times the transformer's patch).
+    size_multiple: int
+    # The frame rate the published models were trained at (model cards).
+    native_fps: int
+    # The model card's guidance, used where video.guidance_scale is null.
+    guidance_scale: float
+    label: str
+
+
+BACKENDS = {
+    # Wan 2.1 I2V 480P/720P and Wan 2.2 A14B: 16 fps, 81 frames, guidance 5 (Wan-AI's model cards). Wan2.2-TI2V-5B
+    # has frames 16 times smaller; its pipeline rounds a side that is not a multiple of 32 down, with a warning.
+    "wan": VideoBackend("wan", "WanImageToVideoPipeline",
+                        frozenset({"WanImageToVideoPipeline", "WanPipeline"}), 4, 16, 16, 5.0, "Wan"),
+    # LTX-Video 0.9.x: 24-30 fps, 121 or 161 frames, guidance 3 (Lightricks' model card).
+    "ltx": VideoBackend("ltx", "LTXImageToVideoPipeline",
+                        frozenset({"LTXImageToVideoPipeline", "LTXPipeline"}), 8, 32, 24, 3.0, "LTX-Video"),
+}
+
+# The pipeline class that animates an image with a model saved as each class; Stable Video Diffusion's own.
+PIPELINE_OF_MODEL_CLASS = {"StableVideoDiffusionPipeline": "StableVideoDiffusionPipeline"} | {
+    model_class: backend.pipeline_class for backend in BACKENDS.values() for model_class in backend.model_classes}
+
+
+def frame_count_error(backend: VideoBackend, num_frames: int) -> str | None:
+    """Why a frame count is not allowed with the backend, or None."""
+    if num_frames % backend.frame_step == 1:
+        return None
+    below = num_frames // backend.frame_step * backend.frame_step + 1
+    nearby = [n for n in (below - backend.frame_step, below, below + backend.frame_step) if n > 1]
+    nearest = sorted(nearby, key=lambda n: (abs(n - num_frames), n))[:2]
+    return (f"it must be {backend.frame_step}k+1, e.g. {' or '.join(str(n) for n in sorted(nearest))}")
+
+
+def animation_prompt(image_prompt: str, motion_prompt: str | None) -> str:
+    """What the animation of an image is asked for: the image's own prompt, then how it should move."""
+    return f"{image_prompt}, {motion_prompt}" if motion_prompt else image_prompt

@@ -1,0 +1,146 @@
+"""The prompted animation backends, Wan and LTX-Video: their config rules, their tiny models through the real
+pipeline classes, and the workflow on each (frame counts, fps and sizes asked, re-roll, edits, a settled rerun)."""
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from PIL import Image
+
+from aibeats.animation import animate_image_with_prompt, load_video_pipeline, pipeline_backend
+from aibeats.config import validate_config
+from aibeats.errors import ConfigError
+from aibeats.items import animation_frame_count
+from aibeats.model_errors import ModelError, check_models_before_jobs
+from aibeats.provenance import read_recipe
+from aibeats.tiny import build_tiny_model
+from aibeats.video_backends import BACKENDS, animation_prompt, frame_count_error
+from aibeats.video_io import probe
+
+from workflow import REPO, copy_workflow, planned_jobs, run_module, run_ok
+
+SCHEMA = REPO / "schemas" / "config.schema.yaml"
+
+
+@pytest.mark.parametrize(("video", "expected"), [
+    ({"backend": "wan", "num_frames": 14},
+     "config key video.num_frames = 14 is not allowed with backend wan: it must be 4k+1, e.g. 13 or 17"),
+    ({"backend": "ltx", "num_frames": 14},
+     "config key video.num_frames = 14 is not allowed with backend ltx: it must be 8k+1, e.g. 9 or 17"),
+])
+def test_a_frame_count_the_backend_cannot_make_is_refused_in_one_line(video, expected):
+    with pytest.raises(ConfigError) as error:
+        validate_config({"video": video}, SCHEMA)
+    assert str(error.value) == expected and "\n" not in str(error.value)
+
+
+def test_the_frame_rules_accept_exactly_their_counts_and_suggest_the_nearest():
+    assert [n for n in range(2, 30) if frame_count_error(BACKENDS["wan"], n) is None] == [5, 9, 13, 17, 21, 25, 29]
+    assert [n for n in range(2, 30) if frame_count_error(BACKENDS["ltx"], n) is None] == [9, 17, 25]
+    assert frame_count_error(BACKENDS["wan"], 80) == "it must be 4k+1, e.g. 77 or 81"
+    assert frame_count_error(BACKENDS["ltx"], 120) == "it must be 8k+1, e.g. 113 or 121"
+
+
+def test_a_video_model_of_another_backend_is_refused_before_any_job(tmp_path):
+    svd = tmp_path / "svd"
+    svd.mkdir()
+    (svd / "model_index.json").write_text(json.dumps({"_class_name": "StableVideoDiffusionPipeline"}))
+    config = validate_config({"video": {"backend": "wan", "num_frames": 5, "model_id": str(svd)}}, SCHEMA)
+    with pytest.raises(ModelError) as error:
+        check_models_before_jobs(config, {"animate_image"}, "models/tiny")
+    assert str(error.value) == (
+        f"cannot load the video model {str(svd)!r} (config key video.model_id): it is a StableVideoDiffusionPipeline, "
+        "not a model of video.backend wan (WanImageToVideoPipeline or WanPipeline); set video.model_id to one, or "
+        "video.backend to the model's")
+
+
+def test_the_animation_prompt_is_the_image_prompt_then_the_motion():
+    assert animation_prompt("a city, watercolor", "rain falling") == "a city, watercolor, rain falling"
+    assert animation_prompt("a city, watercolor", None) == "a city, watercolor"
+
+
+@pytest.fixture(scope="module", params=["wan", "wan-ti2v", "ltx"])
+def video_pipe(request, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tiny") / request.param
+    build_tiny_model(request.param, folder)
+    return request.param, load_video_pipeline(str(folder), "cpu")
+
+
+def animate(pipe, prompt="a city, rain falling", seed=7, num_frames=None, loop_video=True):
+    backend = pipeline_backend(pipe)
+    frames = num_frames or {"wan": 5, "ltx": 9}[backend]
+    image = Image.new("RGB", (256, 128), (180, 90, 40))
+    return animate_image_with_prompt(pipe, image, prompt, max_side=128, num_frames=frames, n_continuations=2,
+                                     loop_video=loop_video, fps=BACKENDS[backend].native_fps,
+                                     guidance_scale=BACKENDS[backend].guidance_scale, negative_prompt="blurry",
+                                     inference_steps=2, seed=seed)
+
+
+def frame_bytes(frames) -> str:
+    return hashlib.sha256(b"".join(frame.tobytes() for frame in frames)).hexdigest()
+
+
+def test_each_backend_loads_its_published_pipeline_and_makes_the_frames_asked(video_pipe):
+    name, pipe = video_pipe
+    backend = {"wan": "wan", "wan-ti2v": "wan", "ltx": "ltx"}[name]
+    assert pipeline_backend(pipe) == backend
+    assert type(pipe).__name__ == BACKENDS[backend].pipeline_class
+    num_frames = {"wan": 5, "ltx": 9}[backend]
+    frames = animate(pipe)
+    # continued once from the last frame, then played forward and back: the count the clips plan with
+    assert len(frames) == animation_frame_count(num_frames, 2, True) == 2 * (2 * num_frames - 1) - 2
+    assert {frame.size for frame in frames} == {(128, 64)}
+    assert frame_bytes(animate(pipe)) == frame_bytes(frames)
+    assert frame_bytes(animate(pipe, prompt="a forest, snow falling")) != frame_bytes(frames)
+    assert frame_bytes(animate(pipe, seed=8)) != frame_bytes(frames)
+
+
+def animation_hashes(root: Path) -> dict[str, str]:
+    return {path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in sorted(root.glob("anim_*.mp4"))}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["wan", "ltx"])
+def test_the_workflow_on_each_backend_makes_the_frames_asked_rerolls_and_settles(backend, tmp_path):
+    """The whole demo on the backend's demo config: its tiny model built by the run, clips and mix at its fps."""
+    workdir = copy_workflow(tmp_path / "repo")
+    configs = ("--configfile", "profiles/demo/demo-config.yaml", f"profiles/demo/{backend}.yaml")
+    demo = yaml.safe_load((workdir / "profiles/demo/demo-config.yaml").read_text())
+    # loop_video: the default
+    video = {"loop_video": True, **demo["video"],
+             **yaml.safe_load((workdir / f"profiles/demo/{backend}.yaml").read_text())["video"]}
+    project = workdir / "results" / f"demo-{backend}"
+    run_ok(workdir, *configs)
+    animations = project / "animations"
+    made = animation_hashes(animations)
+    assert len(made) == 4
+    expected_frames = animation_frame_count(video["num_frames"], video["n_continuations"], video["loop_video"])
+    for name in made:
+        info = probe(animations / name)
+        assert (info.width, info.height, info.n_frames) == (128, 64, expected_frames)
+        assert info.fps == pytest.approx(video["video_fps"])
+    clip = probe(project / "clips" / "clip_1.mp4")
+    assert clip.fps == pytest.approx(video["video_fps"])
+    assert clip.n_frames == round(demo["music"]["music_duration"] * video["video_fps"])
+    assert probe(project / "mix" / "mix.mp4").fps == pytest.approx(video["video_fps"])
+    recipe = read_recipe(animations / "anim_1.mp4")
+    assert recipe["backend"] == backend and recipe["prompt"].endswith(", slow camera drift, rain falling")
+
+    second = run_ok(workdir, *configs)
+    assert "Nothing to be done" in second.stdout + second.stderr and animation_hashes(animations) == made
+
+    # a backend setting reshapes the animations and what is made of them, not the music or the images
+    edit = workdir / "edit.yaml"
+    edit.write_text(yaml.safe_dump({"video": {"motion_prompt": "leaves drifting"}}))
+    planned = {rule for rule, _ in planned_jobs(workdir, *configs, edit.name)}
+    assert planned == {"animate_image", "assemble_clip", "mix_clips", "write_review_page"}
+
+    (animations / "anim_2.mp4").unlink()
+    run_ok(workdir, "video", *configs)
+    rerolled = animation_hashes(animations)
+    assert {name for name in made if rerolled[name] != made[name]} == {"anim_2.mp4"}
+    assert read_recipe(animations / "anim_2.mp4")["attempt"] == 1
+    inspected = run_module(workdir, "aibeats", "inspect", str(animations / "anim_1.mp4"), timeout=60).stdout
+    assert f"backend: {backend}" in inspected and "motion_prompt: slow camera drift, rain falling" in inspected
