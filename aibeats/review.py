@@ -130,6 +130,11 @@ def _shows(animations: list[list]) -> str | Summarised:
     return Summarised(f"{', '.join(distinct)} in turn: {len(pieces)} pieces of {frames}", ", ".join(pieces))
 
 
+# What made an animation, by the backend its recipe names (SVD's recipes name none).
+MADE_BY = {"kenburns": "a camera move over the image (kenburns)", "wan": "Wan image-to-video (wan)",
+           "ltx": "LTX-Video image-to-video (ltx)"}
+
+
 def _facts(recipe: dict, path: Path) -> list[tuple[str, str | Summarised]]:
     facts = []
     if "prompt" in recipe:
@@ -137,7 +142,7 @@ def _facts(recipe: dict, path: Path) -> list[tuple[str, str | Summarised]]:
     if "model_id" in recipe:
         facts.append(("model", recipe["model_id"]))
     if "backend" in recipe:
-        facts.append(("made by", "a camera move over the image (kenburns)"))
+        facts.append(("made by", MADE_BY.get(recipe["backend"], recipe["backend"])))
     facts.append(("seed", f"{recipe.get('seed', '?')}, attempt {recipe.get('attempt', '?')}"))
     if "width" in recipe and "height" in recipe:
         facts.append(("size", f"{recipe['width']}x{recipe['height']}"))

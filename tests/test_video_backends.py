@@ -144,3 +144,12 @@ def test_the_workflow_on_each_backend_makes_the_frames_asked_rerolls_and_settles
     assert read_recipe(animations / "anim_2.mp4")["attempt"] == 1
     inspected = run_module(workdir, "aibeats", "inspect", str(animations / "anim_1.mp4"), timeout=60).stdout
     assert f"backend: {backend}" in inspected and "motion_prompt: slow camera drift, rain falling" in inspected
+
+
+def test_the_review_page_names_the_backend_that_made_an_animation(tmp_path):
+    from aibeats.review import _facts
+
+    for backend, made_by in (("wan", "Wan image-to-video (wan)"), ("ltx", "LTX-Video image-to-video (ltx)"),
+                             ("kenburns", "a camera move over the image (kenburns)")):
+        facts = dict(_facts({"backend": backend, "seed": 1, "attempt": 0}, tmp_path / "anim_1.mp4"))
+        assert facts["made by"] == made_by
