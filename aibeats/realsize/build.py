@@ -10,27 +10,17 @@ variant and dropped before the next one is built (the SDXL UNet alone is 10.3 GB
 """
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 
 from aibeats.realsize.configs import SDXL_TURBO, SVD_FEATURE_EXTRACTOR, SVD_IMG2VID, Component, PipelineLayout
 from aibeats.realsize.models import component_model, musicgen_model
+from aibeats.tiny import seeded
 
 # Fixed so that two builds give the same weights.
 INIT_SEED = 0
 # The hub repositories keep each model in one file; diffusers would split the SDXL UNet's 10.3 GB fp32 weights in
 # two shards at its default of 10 GB.
 MAX_SHARD_SIZE = "50GB"
-
-
-def _seeded(make: Callable):
-    """make(), with the global generator that the initialisers draw from seeded, in a fork that leaves the
-    caller's random state as it was."""
-    import torch
-
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(INIT_SEED)
-        return make()
 
 
 def _random_musicgen():
@@ -51,7 +41,7 @@ def build_musicgen(folder: Path) -> None:
     """facebook/musicgen-small with random weights: the model, its generation defaults, an offline processor."""
     from aibeats.tiny.musicgen import generation_config, offline_processor
 
-    model = _seeded(_random_musicgen)
+    model = seeded(_random_musicgen, INIT_SEED)
     # musicgen-small's generation_config.json: sampled top-k 250 with classifier-free guidance 3.0
     model.generation_config = generation_config()
     model.save_pretrained(folder, max_shard_size=MAX_SHARD_SIZE)
@@ -62,7 +52,7 @@ def build_musicgen(folder: Path) -> None:
 
 
 def _save_component(component: Component, folder: Path) -> None:
-    model = _seeded(lambda: component_model(component))
+    model = seeded(lambda: component_model(component), INIT_SEED)
     model.save_pretrained(folder, max_shard_size=MAX_SHARD_SIZE)
     # In place, tensor by tensor: each fp32 tensor is freed as its half is made, so the model is never held twice.
     model.half()

@@ -1,6 +1,20 @@
 """Tiny, randomly initialised models with the real architectures, for the offline demo and the tests."""
 
+from collections.abc import Callable
 from pathlib import Path
+
+# The seed of every tiny model's initial weights.
+INIT_SEED = 0
+
+
+def seeded(make: Callable, seed: int = INIT_SEED):
+    """make(), with the global generator seeded: the constructors' initialisers take no generator and draw from it.
+    Inside a fork, so that the caller's random state is left as it was."""
+    import torch
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return make()
 
 
 def build_tiny_model(family: str, out_dir: Path) -> None:

@@ -12,8 +12,7 @@ This module also holds the offline T5 tokenizer that the LTX, SD3 and Wan builde
 from pathlib import Path
 
 from aibeats.atomic import atomic_path
-
-INIT_SEED = 0
+from aibeats.tiny import seeded
 
 # FLUX's VAE: 16 latent channels, no quant convs, and its own latent normalisation (shift then scale).
 LATENT_CHANNELS = 16
@@ -71,19 +70,13 @@ def _four_block_vae(latent_channels: int, shift_factor: float, scaling_factor: f
 
 def build_tiny_flux(out_dir: Path) -> None:
     """Save a tiny FluxPipeline (FLUX.1-schnell's layout) into out_dir."""
-    import torch
-
     from aibeats.tiny.sdxl import _byte_level_clip_tokenizer
 
     with atomic_path(Path(out_dir)) as folder:
         tokenizer = _byte_level_clip_tokenizer(folder / "tokenizer", "<|endoftext|>")
         # schnell's T5 tokenizer: up to 512 tokens (the pipeline refuses a longer max_sequence_length).
         tokenizer_2 = _offline_t5_tokenizer(model_max_length=512)
-        # The constructors' initialisers draw from the global generator: seed it, in a fork that leaves the
-        # caller's random state as it was.
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(INIT_SEED)
-            pipeline = _random_pipeline(tokenizer, tokenizer_2)
+        pipeline = seeded(lambda: _random_pipeline(tokenizer, tokenizer_2))
         pipeline.save_pretrained(folder)
 
 

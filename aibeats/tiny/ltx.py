@@ -12,9 +12,8 @@ through a caption projection; and the resolution-shifted flow-matching scheduler
 from pathlib import Path
 
 from aibeats.atomic import atomic_path
+from aibeats.tiny import seeded
 from aibeats.tiny.flux import _offline_t5_tokenizer, _t5_encoder
-
-INIT_SEED = 0
 
 LATENT_CHANNELS = 128
 T5_WIDTH = 32
@@ -24,15 +23,9 @@ TOKENIZER_MAX_LENGTH = 128
 
 def build_tiny_ltx(out_dir: Path) -> None:
     """Save a tiny LTXImageToVideoPipeline into out_dir."""
-    import torch
-
     with atomic_path(Path(out_dir)) as folder:
         tokenizer = _offline_t5_tokenizer(model_max_length=TOKENIZER_MAX_LENGTH)
-        # The constructors' initialisers draw from the global generator: seed it, in a fork that leaves the
-        # caller's random state as it was.
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(INIT_SEED)
-            pipeline = _random_pipeline(tokenizer)
+        pipeline = seeded(lambda: _random_pipeline(tokenizer))
         pipeline.save_pretrained(folder)
 
 

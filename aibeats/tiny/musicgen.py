@@ -16,6 +16,7 @@ from transformers import (
 )
 
 from aibeats.atomic import atomic_path
+from aibeats.tiny import seeded
 
 # musicgen-small's audio format: EnCodec at 32 kHz with a hop of 8*5*4*4 = 640 samples (50 frames per second),
 # 2048 codes per codebook and 4 codebooks (2.2 kbps = 4 codebooks * 11 bits * 50 frames/s).
@@ -28,7 +29,6 @@ TARGET_BANDWIDTH_KBPS = 2.2
 SPECIAL_AUDIO_TOKEN = CODEBOOK_SIZE
 HIDDEN_SIZE = 16
 # Fixed so that two builds give byte-identical weights, and the demo's outputs are reproducible.
-INIT_SEED = 0
 
 # Enough pieces to tokenize any lower-case prompt: unknown words fall back to single letters.
 _WORDS = ["lo", "fi", "music", "with", "a", "soothing", "melody", "beat", "piano", "jazz", "ambient", "drums"]
@@ -73,23 +73,24 @@ def offline_processor() -> MusicgenProcessor:
         tokenizer=_tokenizer())
 
 
+def _random_model(vocab_size: int):
+    model = MusicgenForConditionalGeneration(_config(vocab_size))
+    # EnCodec's codebooks start as zeros (training fills them by k-means): left so, every code would decode to the
+    # same sound, and the audio would not depend on the generated tokens or the seed at all.
+    with torch.no_grad():
+        for quantizer_layer in model.audio_encoder.quantizer.layers:
+            quantizer_layer.codebook.embed.normal_()
+            quantizer_layer.codebook.embed_avg.copy_(quantizer_layer.codebook.embed)
+            quantizer_layer.codebook.cluster_size.fill_(1)
+    return model
+
+
 def build_tiny_musicgen(out_dir: Path) -> None:
     """Save a tiny MusicgenForConditionalGeneration and its MusicgenProcessor into out_dir."""
     out_dir = Path(out_dir)
     processor = offline_processor()
     tokenizer = processor.tokenizer
-    # The constructor's initialisers take no generator and draw from the global one: seed it, inside a fork so
-    # that the caller's random state is left as it was.
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(INIT_SEED)
-        model = MusicgenForConditionalGeneration(_config(len(tokenizer)))
-        # EnCodec's codebooks start as zeros (training fills them by k-means): left so, every code would decode
-        # to the same sound, and the audio would not depend on the generated tokens or the seed at all.
-        with torch.no_grad():
-            for quantizer_layer in model.audio_encoder.quantizer.layers:
-                quantizer_layer.codebook.embed.normal_()
-                quantizer_layer.codebook.embed_avg.copy_(quantizer_layer.codebook.embed)
-                quantizer_layer.codebook.cluster_size.fill_(1)
+    model = seeded(lambda: _random_model(len(tokenizer)))
     model.generation_config = generation_config()
 
     with atomic_path(out_dir) as folder:

@@ -12,9 +12,8 @@ VAE's 8 times the patch size 2): the pipeline raises otherwise.
 from pathlib import Path
 
 from aibeats.atomic import atomic_path
+from aibeats.tiny import seeded
 from aibeats.tiny.flux import _clip_text_config, _four_block_vae, _offline_t5_tokenizer, _t5_encoder
-
-INIT_SEED = 0
 
 # SD3's VAE: 16 latent channels, no quant convs, and its own latent normalisation.
 LATENT_CHANNELS = 16
@@ -29,8 +28,6 @@ T5_WIDTH = 64
 
 def build_tiny_sd3(out_dir: Path) -> None:
     """Save a tiny StableDiffusion3Pipeline (SD3-medium's layout) into out_dir."""
-    import torch
-
     from aibeats.tiny.sdxl import _byte_level_clip_tokenizer
 
     with atomic_path(Path(out_dir)) as folder:
@@ -38,11 +35,7 @@ def build_tiny_sd3(out_dir: Path) -> None:
         # CLIP-G's tokenizer pads with "!" in the real repository, as SDXL's second one does.
         tokenizer_2 = _byte_level_clip_tokenizer(folder / "tokenizer_2", "!")
         tokenizer_3 = _offline_t5_tokenizer(model_max_length=512)
-        # The constructors' initialisers draw from the global generator: seed it, in a fork that leaves the
-        # caller's random state as it was.
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(INIT_SEED)
-            pipeline = _random_pipeline(tokenizer, tokenizer_2, tokenizer_3)
+        pipeline = seeded(lambda: _random_pipeline(tokenizer, tokenizer_2, tokenizer_3))
         pipeline.save_pretrained(folder)
 
 

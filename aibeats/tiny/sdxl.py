@@ -4,8 +4,7 @@ import json
 from pathlib import Path
 
 from aibeats.atomic import atomic_path
-
-INIT_SEED = 0
+from aibeats.tiny import seeded
 
 
 def _byte_level_clip_tokenizer(folder: Path, pad_token: str):
@@ -27,16 +26,10 @@ def _byte_level_clip_tokenizer(folder: Path, pad_token: str):
 
 def build_tiny_sdxl(out_dir: Path) -> None:
     """Save a tiny StableDiffusionXLPipeline (with an sdxl-turbo scheduler) into out_dir."""
-    import torch
-
     with atomic_path(Path(out_dir)) as folder:
         tokenizer = _byte_level_clip_tokenizer(folder / "tokenizer", "<|endoftext|>")
         tokenizer_2 = _byte_level_clip_tokenizer(folder / "tokenizer_2", "!")
-        # The constructors' initialisers draw from the global generator: seed it, in a fork that leaves the
-        # caller's random state as it was.
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(INIT_SEED)
-            pipeline = _random_pipeline(tokenizer, tokenizer_2)
+        pipeline = seeded(lambda: _random_pipeline(tokenizer, tokenizer_2))
         pipeline.save_pretrained(folder)
 
 

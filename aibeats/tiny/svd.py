@@ -3,20 +3,13 @@
 from pathlib import Path
 
 from aibeats.atomic import atomic_path
-
-INIT_SEED = 0
+from aibeats.tiny import seeded
 
 
 def build_tiny_svd(out_dir: Path) -> None:
     """Save a tiny StableVideoDiffusionPipeline into out_dir."""
-    import torch
-
     with atomic_path(Path(out_dir)) as folder:
-        # The constructors' initialisers draw from the global generator: seed it, in a fork that leaves the
-        # caller's random state as it was.
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(INIT_SEED)
-            pipeline = _random_pipeline()
+        pipeline = seeded(lambda: _random_pipeline())
         pipeline.save_pretrained(folder)
 
 

@@ -25,9 +25,8 @@ import json
 from pathlib import Path
 
 from aibeats.atomic import atomic_path
+from aibeats.tiny import seeded
 from aibeats.tiny.flux import _offline_t5_tokenizer
-
-INIT_SEED = 0
 
 TEXT_WIDTH = 32
 # Wan's text context: the pipelines pad every prompt to 512 tokens, and the I2V attention relies on that length.
@@ -50,15 +49,9 @@ def build_tiny_wan_ti2v(out_dir: Path) -> None:
 
 
 def _build(out_dir: Path, random_pipeline) -> None:
-    import torch
-
     with atomic_path(Path(out_dir)) as folder:
         tokenizer = _offline_t5_tokenizer(model_max_length=TEXT_LENGTH)
-        # The constructors' initialisers draw from the global generator: seed it, in a fork that leaves the
-        # caller's random state as it was.
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(INIT_SEED)
-            pipeline = random_pipeline(tokenizer)
+        pipeline = seeded(lambda: random_pipeline(tokenizer))
         pipeline.save_pretrained(folder)
         _record_processor_as_published(folder / "model_index.json")
 
