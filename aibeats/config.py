@@ -172,6 +172,12 @@ def _check_video_backend(video: dict) -> None:
     if reason:
         raise ConfigError(f"config key video.num_frames = {video['num_frames']!r} is not allowed with backend "
                           f"{prompted.name}: {reason}")
+    if video["video_fps"] not in prompted.native_fps:
+        *most, last = [str(rate) for rate in prompted.native_fps]
+        rates = f"{', '.join(most)} or {last}" if most else last
+        raise ConfigError(f"config key video.video_fps = {video['video_fps']!r} is not allowed with backend "
+                          f"{prompted.name}: its models make motion for {rates} fps (played at another rate it "
+                          "runs fast or slow)")
 
 
 def _check_relations(config: dict, defaults: dict) -> None:

@@ -19,21 +19,25 @@ class VideoBackend:
     frame_step: int
     # Both sides must be multiples of this (the VAE's spatial factor times the transformer's patch).
     size_multiple: int
-    # The frame rate the published models were trained at (model cards).
-    native_fps: int
+    # The frame rates the published models were trained at (model cards): motion played at another rate runs fast
+    # or slow.
+    native_fps: tuple[int, ...]
     # The model card's guidance, used where video.guidance_scale is null.
     guidance_scale: float
     label: str
 
 
 BACKENDS = {
-    # Wan 2.1 I2V 480P/720P and Wan 2.2 A14B: 16 fps, 81 frames, guidance 5 (Wan-AI's model cards). Wan2.2-TI2V-5B
-    # has frames 16 times smaller; its pipeline rounds a side that is not a multiple of 32 down, with a warning.
+    # Wan 2.1 I2V 480P/720P and Wan 2.2 A14B: 16 fps, 81 frames, guidance 5 (Wan-AI's model cards); Wan2.2-TI2V-5B
+    # 24 fps, with frames 16 times smaller: its pipeline rounds a side that is not a multiple of 32 down, with a
+    # warning.
     "wan": VideoBackend("wan", "WanImageToVideoPipeline",
-                        frozenset({"WanImageToVideoPipeline", "WanPipeline"}), 4, 16, 16, 5.0, "Wan"),
-    # LTX-Video 0.9.x: 24-30 fps, 121 or 161 frames, guidance 3 (Lightricks' model card).
+                        frozenset({"WanImageToVideoPipeline", "WanPipeline"}), 4, 16, (16, 24), 5.0, "Wan"),
+    # LTX-Video 0.9.x: trained at 24 to 30 fps and told the rate, 121 or 161 frames, guidance 3 (Lightricks' model
+    # card).
     "ltx": VideoBackend("ltx", "LTXImageToVideoPipeline",
-                        frozenset({"LTXImageToVideoPipeline", "LTXPipeline"}), 8, 32, 24, 3.0, "LTX-Video"),
+                        frozenset({"LTXImageToVideoPipeline", "LTXPipeline"}), 8, 32, (24, 25, 30), 3.0,
+                        "LTX-Video"),
 }
 
 # The pipeline class that animates an image with a model saved as each class; Stable Video Diffusion's own.

@@ -25,10 +25,17 @@ SCHEMA = REPO / "schemas" / "config.schema.yaml"
 
 
 @pytest.mark.parametrize(("video", "expected"), [
-    ({"backend": "wan", "num_frames": 14},
+    ({"backend": "wan", "num_frames": 14, "video_fps": 16},
      "config key video.num_frames = 14 is not allowed with backend wan: it must be 4k+1, e.g. 13 or 17"),
-    ({"backend": "ltx", "num_frames": 14},
+    ({"backend": "ltx", "num_frames": 14, "video_fps": 24},
      "config key video.num_frames = 14 is not allowed with backend ltx: it must be 8k+1, e.g. 9 or 17"),
+    # SVD's default rate, kept by a config that only switches the backend
+    ({"backend": "wan", "num_frames": 81},
+     "config key video.video_fps = 6 is not allowed with backend wan: its models make motion for 16 or 24 fps "
+     "(played at another rate it runs fast or slow)"),
+    ({"backend": "ltx", "num_frames": 121, "video_fps": 16},
+     "config key video.video_fps = 16 is not allowed with backend ltx: its models make motion for 24, 25 or 30 "
+     "fps (played at another rate it runs fast or slow)"),
 ])
 def test_a_frame_count_the_backend_cannot_make_is_refused_in_one_line(video, expected):
     with pytest.raises(ConfigError) as error:
@@ -47,7 +54,8 @@ def test_a_video_model_of_another_backend_is_refused_before_any_job(tmp_path):
     svd = tmp_path / "svd"
     svd.mkdir()
     (svd / "model_index.json").write_text(json.dumps({"_class_name": "StableVideoDiffusionPipeline"}))
-    config = validate_config({"video": {"backend": "wan", "num_frames": 5, "model_id": str(svd)}}, SCHEMA)
+    config = validate_config({"video": {"backend": "wan", "num_frames": 5, "video_fps": 16, "model_id": str(svd)}},
+                             SCHEMA)
     with pytest.raises(ModelError) as error:
         check_models_before_jobs(config, {"animate_image"}, "models/tiny")
     assert str(error.value) == (
@@ -73,7 +81,7 @@ def animate(pipe, prompt="a city, rain falling", seed=7, num_frames=None, loop_v
     frames = num_frames or {"wan": 5, "ltx": 9}[backend]
     image = Image.new("RGB", (256, 128), (180, 90, 40))
     return animate_image_with_prompt(pipe, image, prompt, max_side=128, num_frames=frames, n_continuations=2,
-                                     loop_video=loop_video, fps=BACKENDS[backend].native_fps,
+                                     loop_video=loop_video, fps=BACKENDS[backend].native_fps[0],
                                      guidance_scale=BACKENDS[backend].guidance_scale, negative_prompt="blurry",
                                      inference_steps=2, seed=seed)
 
