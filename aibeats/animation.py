@@ -57,22 +57,17 @@ def animate_image_with_prompt(pipe, image, prompt: str, *, max_side: int, num_fr
                               negative_prompt: str | None, inference_steps: int, seed: int) -> list:
     """The frames of one animation by Wan or LTX-Video (PIL images, all of the fitted size), continued from each
     segment's last frame like Stable Video Diffusion's."""
-    from PIL import Image
-
-    width, height = fit_video_size(image.width, image.height, max_side, pipeline_size_multiple(pipe))
-    start = image.convert("RGB").resize((width, height), Image.Resampling.LANCZOS)
+    start = _fitted_image(image, max_side, pipeline_size_multiple(pipe))
     # LTX-Video is conditioned on the frame rate it will be played at; Wan has no such input.
     rate = {"frame_rate": fps} if pipeline_backend(pipe) == "ltx" else {}
     generator = generator_for(str(pipe.device), seed)
-    frames: list = []
-    for segment in range(n_continuations):
-        segment_frames = pipe(image=start, prompt=prompt, negative_prompt=negative_prompt, height=height,
-                              width=width, num_frames=num_frames, num_inference_steps=inference_steps,
-                              guidance_scale=guidance_scale, generator=generator, output_type="pil",
-                              **rate).frames[0]
-        frames += segment_frames if segment == 0 else segment_frames[1:]
-        start = segment_frames[-1]
-    return loop_frames(frames) if loop_video else frames
+
+    def segment(first):
+        return pipe(image=first, prompt=prompt, negative_prompt=negative_prompt, height=start.height,
+                    width=start.width, num_frames=num_frames, num_inference_steps=inference_steps,
+                    guidance_scale=guidance_scale, generator=generator, output_type="pil", **rate).frames[0]
+
+    return _continued(segment, start, n_continuations, loop_video)
 
 
 # One keyword-only argument per Stable Video Diffusion setting, named as the pipeline names it.
@@ -80,19 +75,34 @@ def animate_image(pipe, image, *, max_side: int, num_frames: int, n_continuation
                   loop_video: bool, fps: int, decode_chunk_size: int, motion_bucket_id: int,
                   noise_aug_strength: float, inference_steps: int, seed: int) -> list:
     """The frames of one animation (PIL images, all of the fitted size)."""
+    start = _fitted_image(image, max_side)
+    generator = generator_for(str(pipe.device), seed)
+
+    def segment(first):
+        # height and width always given: the pipeline otherwise assumes 576x1024 whatever the image
+        return pipe(first, height=start.height, width=start.width, num_frames=num_frames,
+                    num_inference_steps=inference_steps, decode_chunk_size=decode_chunk_size,
+                    motion_bucket_id=motion_bucket_id, noise_aug_strength=noise_aug_strength, fps=fps,
+                    generator=generator).frames[0]
+
+    return _continued(segment, start, n_continuations, loop_video)
+
+
+def _fitted_image(image, max_side: int, multiple: int = 64):
+    """The image resized to the animation's frame size (fit_video_size)."""
     from PIL import Image
 
-    width, height = fit_video_size(image.width, image.height, max_side)
-    start = image.convert("RGB").resize((width, height), Image.Resampling.LANCZOS)
-    # One generator for every segment: the continuation's noise follows on from the first segment's.
-    generator = generator_for(str(pipe.device), seed)
+    size = fit_video_size(image.width, image.height, max_side, multiple)
+    return image.convert("RGB").resize(size, Image.Resampling.LANCZOS)
+
+
+def _continued(segment, start, n_continuations: int, loop_video: bool) -> list:
+    """n_continuations segments (`segment(first frame)` gives one's frames), each started from the previous one's
+    last frame, whose repeat is dropped; then looped if asked. The caller's segment keeps one generator for all of
+    them, so that a continuation's noise follows on from the segment before."""
     frames: list = []
-    for segment in range(n_continuations):
-        # height and width always given: the pipeline otherwise assumes 576x1024 whatever the image
-        segment_frames = pipe(start, height=height, width=width, num_frames=num_frames,
-                              num_inference_steps=inference_steps, decode_chunk_size=decode_chunk_size,
-                              motion_bucket_id=motion_bucket_id, noise_aug_strength=noise_aug_strength, fps=fps,
-                              generator=generator).frames[0]
-        frames += segment_frames if segment == 0 else segment_frames[1:]
+    for number in range(n_continuations):
+        segment_frames = segment(start)
+        frames += segment_frames if number == 0 else segment_frames[1:]
         start = segment_frames[-1]
     return loop_frames(frames) if loop_video else frames

@@ -22,6 +22,7 @@ from aibeats.errors import AiBeatsError
 from aibeats.history import item_of
 from aibeats.items import animation_frame_count
 from aibeats.pipeline import STAGES
+from aibeats.video_backends import BACKENDS
 
 # A clip lists each piece it shows up to this many; a long one's list (a 3-minute track shows about 21) is
 # summarised, with the whole list one click away.
@@ -130,9 +131,11 @@ def _shows(animations: list[list]) -> str | Summarised:
     return Summarised(f"{', '.join(distinct)} in turn: {len(pieces)} pieces of {frames}", ", ".join(pieces))
 
 
-# What made an animation, by the backend its recipe names (SVD's recipes name none).
-MADE_BY = {"kenburns": "a camera move over the image (kenburns)", "wan": "Wan image-to-video (wan)",
-           "ltx": "LTX-Video image-to-video (ltx)"}
+def _made_by(backend: str) -> str:
+    """What made an animation, by the backend its recipe names (SVD's recipes name none)."""
+    if backend in BACKENDS:
+        return f"{BACKENDS[backend].label} image-to-video ({backend})"
+    return "a camera move over the image (kenburns)"
 
 
 def _facts(recipe: dict, path: Path) -> list[tuple[str, str | Summarised]]:
@@ -142,7 +145,7 @@ def _facts(recipe: dict, path: Path) -> list[tuple[str, str | Summarised]]:
     if "model_id" in recipe:
         facts.append(("model", recipe["model_id"]))
     if "backend" in recipe:
-        facts.append(("made by", MADE_BY.get(recipe["backend"], recipe["backend"])))
+        facts.append(("made by", _made_by(recipe["backend"])))
     facts.append(("seed", f"{recipe.get('seed', '?')}, attempt {recipe.get('attempt', '?')}"))
     if "width" in recipe and "height" in recipe:
         facts.append(("size", f"{recipe['width']}x{recipe['height']}"))

@@ -115,10 +115,10 @@ def make_animation(model, recipe: VideoRecipe | PromptedVideoRecipe | KenBurnsRe
                                  seed=recipe.seed, zoom_range=tuple(sorted(recipe.kenburns_zoom)),
                                  pan=recipe.kenburns_pan)
     elif recipe.backend != VideoRecipe.backend:
-        if animation.pipeline_backend(model) != recipe.backend:
+        model_backend = animation.pipeline_backend(model)
+        if model_backend != recipe.backend:
             raise MediaError(f"{recipe.model_id} is a {type(model).__name__}, not a model of video.backend "
-                             f"{recipe.backend}; set video.model_id to one, or video.backend to "
-                             f"{animation.pipeline_backend(model)}")
+                             f"{recipe.backend}; set video.model_id to one, or video.backend to {model_backend}")
         frames = animation.animate_image_with_prompt(
             model, image, recipe.prompt, max_side=recipe.max_side, num_frames=recipe.num_frames,
             n_continuations=recipe.n_continuations, loop_video=recipe.loop_video, fps=recipe.video_fps,

@@ -24,17 +24,9 @@ MAX_SHARD_SIZE = "50GB"
 
 
 def _random_musicgen():
-    import torch
+    from aibeats.tiny.musicgen import randomise_codebooks
 
-    model = musicgen_model()
-    # EnCodec's codebooks start as zeros (training fills them by k-means): left so, every code would decode to the
-    # same sound, and the audio would not depend on the generated tokens or the seed at all.
-    with torch.no_grad():
-        for quantizer_layer in model.audio_encoder.quantizer.layers:
-            quantizer_layer.codebook.embed.normal_()
-            quantizer_layer.codebook.embed_avg.copy_(quantizer_layer.codebook.embed)
-            quantizer_layer.codebook.cluster_size.fill_(1)
-    return model
+    return randomise_codebooks(musicgen_model())
 
 
 def build_musicgen(folder: Path) -> None:

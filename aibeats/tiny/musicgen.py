@@ -73,10 +73,10 @@ def offline_processor() -> MusicgenProcessor:
         tokenizer=_tokenizer())
 
 
-def _random_model(vocab_size: int):
-    model = MusicgenForConditionalGeneration(_config(vocab_size))
-    # EnCodec's codebooks start as zeros (training fills them by k-means): left so, every code would decode to the
-    # same sound, and the audio would not depend on the generated tokens or the seed at all.
+def randomise_codebooks(model):
+    """The model, its EnCodec codebooks made random. They start as zeros (training fills them by k-means): left
+    so, every code would decode to the same sound, and the audio would not depend on the generated tokens or the
+    seed at all."""
     with torch.no_grad():
         for quantizer_layer in model.audio_encoder.quantizer.layers:
             quantizer_layer.codebook.embed.normal_()
@@ -90,7 +90,7 @@ def build_tiny_musicgen(out_dir: Path) -> None:
     out_dir = Path(out_dir)
     processor = offline_processor()
     tokenizer = processor.tokenizer
-    model = seeded(lambda: _random_model(len(tokenizer)))
+    model = seeded(lambda: randomise_codebooks(MusicgenForConditionalGeneration(_config(len(tokenizer)))))
     model.generation_config = generation_config()
 
     with atomic_path(out_dir) as folder:
