@@ -1,7 +1,7 @@
 """Animating an image with Stable Video Diffusion, Wan or LTX-Video: the frame size (pure) and the model code; the
 frame count is aibeats.items.animation_frame_count."""
 
-from aibeats.pretrained import generator_for, pretrained_options
+from aibeats.pretrained import execution_device, generator_for, place_pipeline, pretrained_options
 from aibeats.video_backends import BACKENDS, PIPELINE_OF_MODEL_CLASS
 
 
@@ -21,15 +21,16 @@ def loop_frames(frames: list) -> list:
     return list(frames) + list(frames[-2:0:-1])
 
 
-def load_video_pipeline(model_id: str, device: str, precision: str = "auto"):
-    """The image-to-video pipeline of a hub id or a local folder, on the device (already resolved): the class that
-    animates an image with the kind of model its model_index.json names (aibeats.video_backends)."""
+def load_video_pipeline(model_id: str, device: str, precision: str = "auto", offload: str = "none"):
+    """The image-to-video pipeline of a hub id or a local folder, on the device (already resolved) and offloaded as
+    config `offload` asks: the class that animates an image with the kind of model its model_index.json names
+    (aibeats.video_backends)."""
     import diffusers
 
     model_class = diffusers.DiffusionPipeline.load_config(model_id).get("_class_name")
     pipeline_class = getattr(diffusers, PIPELINE_OF_MODEL_CLASS.get(model_class, "StableVideoDiffusionPipeline"))
     options = pretrained_options(model_id, device, precision)
-    pipe = pipeline_class.from_pretrained(model_id, **options).to(device)
+    pipe = place_pipeline(pipeline_class.from_pretrained(model_id, **options), device, offload)
     pipe.set_progress_bar_config(disable=True)
     return pipe
 
@@ -60,7 +61,7 @@ def animate_image_with_prompt(pipe, image, prompt: str, *, max_side: int, num_fr
     start = _fitted_image(image, max_side, pipeline_size_multiple(pipe))
     # LTX-Video is conditioned on the frame rate it will be played at; Wan has no such input.
     rate = {"frame_rate": fps} if pipeline_backend(pipe) == "ltx" else {}
-    generator = generator_for(str(pipe.device), seed)
+    generator = generator_for(execution_device(pipe), seed)
 
     def segment(first):
         return pipe(image=first, prompt=prompt, negative_prompt=negative_prompt, height=start.height,
@@ -76,7 +77,7 @@ def animate_image(pipe, image, *, max_side: int, num_frames: int, n_continuation
                   noise_aug_strength: float, inference_steps: int, seed: int) -> list:
     """The frames of one animation (PIL images, all of the fitted size)."""
     start = _fitted_image(image, max_side)
-    generator = generator_for(str(pipe.device), seed)
+    generator = generator_for(execution_device(pipe), seed)
 
     def segment(first):
         # height and width always given: the pipeline otherwise assumes 576x1024 whatever the image

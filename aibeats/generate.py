@@ -11,11 +11,12 @@ from aibeats.recipes import Recipe
 # the item itself they are keyword-only.
 def generate(stage: str, recipe: Recipe, inputs: dict, output: str | Path, history_dir: str | Path, *,  # noqa: PLR0913
              device: str, workers: dict, workers_dir: str | Path, threads: int | None = None,
-             store: dict | None = None) -> None:
+             store: dict | None = None, offload: str = "none") -> None:
     """Make the output of one generating stage (music, music_continuation, image or video).
 
     With workers enabled this process stays thin (no torch import): a worker that keeps the model loaded
-    makes the item. Both paths run the same maker, so the files are identical. store (the project's store of
+    makes the item. Both paths run the same maker, so the files are identical; so does offload (config
+    `offload` of image and video), which changes where weights wait, not what is computed. store (the project's store of
     variants: folder, limit_bytes, and the item's key) lets the worker claim an item it made ahead, and look ahead
     (aibeats.look_ahead) into it.
     """
@@ -34,7 +35,7 @@ def generate(stage: str, recipe: Recipe, inputs: dict, output: str | Path, histo
             request |= {"store": store, "look_ahead": workers["look_ahead"]}
         # a worker computes on the threads of the job that starts it
         log = request_item(family, recipe.model_id, device, request, Path(workers_dir), {**workers, "threads": threads},
-                           precision)
+                           precision=precision, offload=offload)
         print(f"made by the {family} worker; its log: {log}")
         return
 
@@ -43,5 +44,5 @@ def generate(stage: str, recipe: Recipe, inputs: dict, output: str | Path, histo
     from aibeats.stages import MAKERS
 
     use_threads(threads)
-    model = load_model_or_explain(family, recipe.model_id, resolve_device(device), precision)
+    model = load_model_or_explain(family, recipe.model_id, resolve_device(device), precision, offload)
     MAKERS[stage](model, recipe, inputs, Path(output), Path(history_dir))

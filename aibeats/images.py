@@ -2,18 +2,19 @@
 generate."""
 
 from aibeats.image_families import Guidance, default_guidance, family_of_class
-from aibeats.pretrained import generator_for, pretrained_options
+from aibeats.pretrained import execution_device, generator_for, place_pipeline, pretrained_options
 
 # Every guidance setting at its family's default.
 FAMILY_DEFAULTS = Guidance()
 
 
-def load_image_pipeline(model_id: str, device: str, precision: str = "auto"):
-    """The text-to-image pipeline of a hub id or a local folder, on the device (already resolved)."""
+def load_image_pipeline(model_id: str, device: str, precision: str = "auto", offload: str = "none"):
+    """The text-to-image pipeline of a hub id or a local folder, on the device (already resolved), offloaded as
+    config `offload` asks (aibeats.pretrained.place_pipeline)."""
     from diffusers import AutoPipelineForText2Image
 
     options = pretrained_options(model_id, device, precision)
-    pipe = AutoPipelineForText2Image.from_pretrained(model_id, **options).to(device)
+    pipe = place_pipeline(AutoPipelineForText2Image.from_pretrained(model_id, **options), device, offload)
     pipe.set_progress_bar_config(disable=True)
     return pipe
 
@@ -46,5 +47,5 @@ def generate_image(pipe, prompt: str, inference_steps: int, height: int, width: 
     if guidance.max_sequence_length is not None:
         options["max_sequence_length"] = guidance.max_sequence_length
     result = pipe(prompt=prompt, num_inference_steps=inference_steps, guidance_scale=scale, height=height,
-                  width=width, generator=generator_for(str(pipe.device), seed), **options)
+                  width=width, generator=generator_for(execution_device(pipe), seed), **options)
     return result.images[0]

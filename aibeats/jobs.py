@@ -78,12 +78,14 @@ def run_stage_job(snakemake, stage: str) -> None:
             return
         from aibeats.generate import generate
 
-        # The device and the workers settings come from the config rather than params: running on another
-        # machine, or with workers on or off, is not a change that should regenerate finished outputs.
+        # The device, offload and workers settings come from the config rather than params: running on another
+        # machine, offloaded, or with workers on or off, is not a change that should regenerate finished outputs.
+        section = snakemake.config[declared.config_section]
         generate(stage, recipe, inputs, output, params.history,
-                 device=snakemake.config[declared.config_section]["device"], workers=snakemake.config["workers"],
+                 device=section["device"], workers=snakemake.config["workers"],
                  workers_dir=params.workers, threads=snakemake.threads,
-                 store={"folder": str(store.folder), "limit_bytes": store.limit_bytes, "key": key})
+                 store={"folder": str(store.folder), "limit_bytes": store.limit_bytes, "key": key},
+                 offload=section.get("offload", "none"))
 
     run_job(snakemake.log[0], make)
 

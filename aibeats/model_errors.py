@@ -36,8 +36,9 @@ class ModelError(AiBeatsError):
     """A model cannot be loaded; the message names it, its config key and what to do."""
 
 
-def load_model_or_explain(family: str, model_id: str, device: str, precision: str = "auto"):
-    """The model of a family loaded on a resolved device in a precision, or ModelError with the one-line cause.
+def load_model_or_explain(family: str, model_id: str, device: str, precision: str = "auto", offload: str = "none"):
+    """The model of a family loaded on a resolved device in a precision and offloaded or not, or ModelError with
+    the one-line cause.
 
     An error without a known cause also leaves its traceback on stderr (the job's or the worker's log).
     """
@@ -47,7 +48,7 @@ def load_model_or_explain(family: str, model_id: str, device: str, precision: st
         # Imported after the checks: a model that cannot load fails before the model libraries load.
         from aibeats.stages import load_model
 
-        return load_model(family, model_id, device, precision)
+        return load_model(family, model_id, device, precision, offload)
     except AiBeatsError:
         raise
     except Exception as error:

@@ -33,10 +33,13 @@ LOADERS = {"music": "aibeats.music:load_music_model", "image": "aibeats.images:l
            "video": "aibeats.animation:load_video_pipeline"}
 
 
-def load_model(family: str, model_id: str, device: str, precision: str = "auto"):
-    """Load a model family's model on a device (already resolved: cpu, cuda or mps) in a precision."""
+def load_model(family: str, model_id: str, device: str, precision: str = "auto", offload: str = "none"):
+    """Load a model family's model on a device (already resolved: cpu, cuda or mps) in a precision, offloaded
+    (image and video: config `offload`) or not."""
     module, function = LOADERS[family].split(":")
-    return getattr(importlib.import_module(module), function)(model_id, device, precision)
+    # MusicGen's loader takes no offload: the largest MusicGen fits an 8 GB card whole (the schema has no key).
+    offloaded = {"offload": offload} if offload != "none" else {}
+    return getattr(importlib.import_module(module), function)(model_id, device, precision, **offloaded)
 
 
 def _open_image(path: Path):

@@ -142,11 +142,15 @@ class Worker:
     workers_dir: Path
     # The model's precision (config `precision`): one loaded in fp16 cannot make an item asked for in bf16.
     precision: str = "auto"
+    # How its pipeline is offloaded (config `offload`): the same files, but another worker's memory and speed.
+    offload: str = "none"
 
     @property
     def name(self) -> str:
-        digest = hashlib.sha256(f"{self.family}\0{self.model_id}\0{self.device}\0{self.precision}".encode()
-                                ).hexdigest()[:12]
+        # Named as before offload existed when there is none, so a worker of an older checkout is reused
+        offloaded = f"\0{self.offload}" if self.offload != "none" else ""
+        digest = hashlib.sha256(f"{self.family}\0{self.model_id}\0{self.device}\0{self.precision}{offloaded}"
+                                .encode()).hexdigest()[:12]
         # Per SLURM job too: a worker uses the GPUs of the allocation it was started in, so two allocations on
         # one node must not share it.
         slurm_job = os.environ.get("SLURM_JOB_ID")
@@ -313,7 +317,7 @@ class _Server:
     def load(self):
         try:
             return load_model_or_explain(self.worker.family, self.worker.model_id, self.worker.device,
-                                         self.worker.precision)
+                                         self.worker.precision, self.worker.offload)
         except AiBeatsError as error:
             # Every job of this run would meet the same cause: they read it here rather than each starting a
             # worker that fails the same way.
@@ -430,7 +434,8 @@ def serve(worker: Worker, idle_timeout: float, exclusive_device: bool, workflow:
           threads: int | None = None) -> NoReturn:
     """Load the model, then make items until asked to stop, idle, or left behind by the workflow."""
     server = _Server(worker, idle_timeout, workflow)
-    print(f"worker pid {os.getpid()}: {worker.family} model {worker.model_id} on {worker.device}, for the "
+    offloaded = f" (offload: {worker.offload})" if worker.offload != "none" else ""
+    print(f"worker pid {os.getpid()}: {worker.family} model {worker.model_id} on {worker.device}{offloaded}, for the "
           f"workflow's {workflow}; torch threads: {use_threads(threads)}", flush=True)
     server.watch()
     device_lock = None
@@ -466,7 +471,8 @@ def slurm_job_ended(job_id: str) -> bool:
 def _start_worker(worker: Worker, settings: dict, workflow: Workflow) -> subprocess.Popen:
     worker.log.parent.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "aibeats.workers", "--family", worker.family, "--model-id", worker.model_id,
-               "--device", worker.device, "--precision", worker.precision, "--workers-dir", str(worker.workers_dir),
+               "--device", worker.device, "--precision", worker.precision, "--offload", worker.offload,
+               "--workers-dir", str(worker.workers_dir),
                "--idle-timeout", str(settings["idle_timeout"]), "--workflow-pid", str(workflow.pid),
                "--workflow-start", workflow.start or ""]
     if settings.get("threads"):
@@ -528,9 +534,9 @@ def _connection_to_worker(worker: Worker, settings: dict, workflow: Workflow) ->
 
 
 def request_item(family: str, model_id: str, device: str, request: dict, workers_dir: Path,  # noqa: PLR0913
-                 settings: dict, precision: str = "auto") -> str:
+                 settings: dict, *, precision: str = "auto", offload: str = "none") -> str:
     """Have the worker for a model make one item; returns the worker's log path (for the job's log)."""
-    worker = Worker(family, model_id, resolve_device(device), Path(workers_dir), precision)
+    worker = Worker(family, model_id, resolve_device(device), Path(workers_dir), precision, offload)
     workflow = Workflow.of_this_job()
     message = {"op": "make", "workflow": [workflow.pid, workflow.start], **request}
     for attempt in (1, 2):
@@ -585,6 +591,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model-id", required=True)
     parser.add_argument("--device", required=True, help="a resolved device: cpu, mps or cuda:N")
     parser.add_argument("--precision", default="auto", help="auto, fp16, bf16 or fp32")
+    parser.add_argument("--offload", default="none", help="none, model or sequential")
     parser.add_argument("--workers-dir", required=True, type=Path)
     parser.add_argument("--idle-timeout", required=True, type=float)
     parser.add_argument("--exclusive-device", action="store_true")
@@ -592,7 +599,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workflow-pid", required=True, type=int)
     parser.add_argument("--workflow-start", default="", help="its start time in /proc/PID/stat, if known")
     args = parser.parse_args(argv)
-    serve(Worker(args.family, args.model_id, args.device, args.workers_dir, args.precision), args.idle_timeout,
+    serve(Worker(args.family, args.model_id, args.device, args.workers_dir, args.precision, args.offload),
+          args.idle_timeout,
           args.exclusive_device, Workflow(args.workflow_pid, args.workflow_start or None), args.threads)
 
 
