@@ -1,6 +1,7 @@
 """Animating an image with Stable Video Diffusion, Wan or LTX-Video: the frame size (pure) and the model code; the
 frame count is aibeats.items.animation_frame_count."""
 
+from aibeats.items import SEAMLESS_LOOP
 from aibeats.pretrained import execution_device, generator_for, place_pipeline, pretrained_options
 from aibeats.video_backends import BACKENDS, PIPELINE_OF_MODEL_CLASS
 
@@ -43,6 +44,14 @@ def pipeline_backend(pipe) -> str:
     return "svd"
 
 
+def takes_a_last_frame(pipe) -> bool:
+    """Whether the pipeline conditions a video's last frame as well as its first (`last_image`): Wan's
+    first-last-frame models, whose transformer reads both images' tokens and always needs the two."""
+    transformer = getattr(pipe, "transformer", None)
+    return (pipeline_backend(pipe) == "wan" and transformer is not None
+            and transformer.config.get("pos_embed_seq_len") is not None)
+
+
 def pipeline_size_multiple(pipe) -> int:
     """What both sides of this pipeline's frames must be multiples of: the VAE's spatial factor times the
     transformer's patch (16 for Wan 2.1, 32 for Wan2.2-TI2V-5B and LTX-Video)."""
@@ -54,19 +63,22 @@ def pipeline_size_multiple(pipe) -> int:
 
 # One keyword-only argument per setting the prompted backends share, named as their pipelines name them.
 def animate_image_with_prompt(pipe, image, prompt: str, *, max_side: int, num_frames: int,  # noqa: PLR0913
-                              n_continuations: int, loop_video: bool, fps: int, guidance_scale: float,
+                              n_continuations: int, loop_video: bool | str, fps: int, guidance_scale: float,
                               negative_prompt: str | None, inference_steps: int, seed: int) -> list:
     """The frames of one animation by Wan or LTX-Video (PIL images, all of the fitted size), continued from each
-    segment's last frame like Stable Video Diffusion's."""
+    segment's last frame like Stable Video Diffusion's; or, in a seamless loop, segments that each go from the image
+    back to it."""
     start = _fitted_image(image, max_side, pipeline_size_multiple(pipe))
     # LTX-Video is conditioned on the frame rate it will be played at; Wan has no such input.
     rate = {"frame_rate": fps} if pipeline_backend(pipe) == "ltx" else {}
     generator = generator_for(execution_device(pipe), seed)
 
-    def segment(first):
+    def segment(first, last=None):
+        ending = {"last_image": last} if last is not None else {}
         return pipe(image=first, prompt=prompt, negative_prompt=negative_prompt, height=start.height,
                     width=start.width, num_frames=num_frames, num_inference_steps=inference_steps,
-                    guidance_scale=guidance_scale, generator=generator, output_type="pil", **rate).frames[0]
+                    guidance_scale=guidance_scale, generator=generator, output_type="pil", **rate,
+                    **ending).frames[0]
 
     return _continued(segment, start, n_continuations, loop_video)
 
@@ -89,6 +101,23 @@ def animate_image(pipe, image, *, max_side: int, num_frames: int, n_continuation
     return _continued(segment, start, n_continuations, loop_video)
 
 
+def loop_seam(frames: list) -> float:
+    """How far a looped animation jumps where it starts again: the change from its last frame to its first (mean
+    absolute difference of the pixels), in units of its median change between neighbouring frames. A seamless loop
+    of a model that keeps to the frames it is given measures about 1; a forward-only animation of moving
+    pictures, many times that."""
+    import numpy as np
+
+    pictures = [np.asarray(frame, dtype=np.float32) for frame in frames]
+    steps = [np.abs(after - before).mean() for before, after in zip(pictures, pictures[1:], strict=False)]
+    typical = float(np.median(steps)) if steps else 0.0
+    seam = float(np.abs(pictures[0] - pictures[-1]).mean())
+    if not typical:
+        # frames that never change: no jump at all, or one without measure
+        return 0.0 if not seam else float("inf")
+    return seam / typical
+
+
 def _fitted_image(image, max_side: int, multiple: int = 64):
     """The image resized to the animation's frame size (fit_video_size)."""
     from PIL import Image
@@ -97,10 +126,16 @@ def _fitted_image(image, max_side: int, multiple: int = 64):
     return image.convert("RGB").resize(size, Image.Resampling.LANCZOS)
 
 
-def _continued(segment, start, n_continuations: int, loop_video: bool) -> list:
+def _continued(segment, start, n_continuations: int, loop_video: bool | str) -> list:
     """n_continuations segments (`segment(first frame)` gives one's frames), each started from the previous one's
     last frame, whose repeat is dropped; then looped if asked. The caller's segment keeps one generator for all of
-    them, so that a continuation's noise follows on from the segment before."""
+    them, so that a continuation's noise follows on from the segment before.
+
+    A seamless loop (`segment(first, last)` ends on last) has every segment go from the image back to it, each
+    through its own motion: each segment's last frame, the image's return, is dropped, as the next segment (or
+    the loop) shows the image next."""
+    if loop_video == SEAMLESS_LOOP:
+        return [frame for _ in range(n_continuations) for frame in segment(start, start)[:-1]]
     frames: list = []
     for number in range(n_continuations):
         segment_frames = segment(start)

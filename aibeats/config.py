@@ -9,6 +9,7 @@ import yaml
 from aibeats.continuation import initial_track_seconds
 from aibeats.errors import ConfigError
 from aibeats.image_families import family_of_model
+from aibeats.items import SEAMLESS_LOOP
 from aibeats.pipeline import attempts_pattern
 from aibeats.video_backends import BACKENDS, frame_count_error
 
@@ -100,7 +101,8 @@ def _what_is_allowed(error: jsonschema.ValidationError) -> str:
     if error.validator == "type":
         return f"it must be {_type_name(rule)}"
     if error.validator == "enum":
-        return "it must be one of " + ", ".join(repr(v) for v in rule)
+        # booleans as YAML spells them
+        return "it must be one of " + ", ".join(str(v).lower() if isinstance(v, bool) else repr(v) for v in rule)
     if error.validator == "minItems":
         return f"it must list at least {rule} entr{'y' if rule == 1 else 'ies'}"
     if error.validator in ("pattern", "not") and "description" in error.schema:
@@ -164,6 +166,11 @@ def _check_video_backend(video: dict) -> None:
     jobs run (aibeats.model_errors). Sizes need no rule: video.max_side is a multiple of 64, which suits every
     backend, and the shorter side is fitted to the loaded pipeline's multiple."""
     prompted = BACKENDS.get(video["backend"])
+    # kenburns too: its camera move goes there and back, so the quick preview of a seamless Wan config works
+    if video["loop_video"] == SEAMLESS_LOOP and video["backend"] not in ("wan", "kenburns"):
+        raise ConfigError(f"config key video.loop_video = {SEAMLESS_LOOP!r} is not allowed with backend "
+                          f"{video['backend']}: only Wan's first-last-frame models end a video on a given frame; use "
+                          "true (forward, then back)")
     # Like kenburns_zoom under svd, another backend's settings are left unread: a preview (kenburns) of a wan
     # config keeps its motion_prompt.
     if prompted is None:

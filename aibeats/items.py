@@ -3,12 +3,31 @@
 import hashlib
 import itertools
 
+# video.loop_video: true plays an animation forward then back; seamless (Wan's first-last-frame models) has each
+# segment go from the image back to it, so that it loops forward only.
+SEAMLESS_LOOP = "seamless"
 
-def animation_frame_count(num_frames: int, n_continuations: int, loop_video: bool) -> int:
+
+def animation_frame_count(num_frames: int, n_continuations: int, loop_video: bool | str) -> int:
     """Frames of an animation: the first segment's num_frames, then num_frames - 1 per continuation (its first
-    frame repeats the previous segment's last); looping plays it back without repeating the turning frames."""
+    frame repeats the previous segment's last); looping plays it back without repeating the turning frames. A
+    seamless loop's segments each end on the image, which the next one (or the loop) starts with: num_frames - 1
+    each."""
     forward = num_frames + (n_continuations - 1) * (num_frames - 1)
+    if loop_video == SEAMLESS_LOOP:
+        return forward - 1
     return 2 * forward - 2 if loop_video else forward
+
+
+def seamless_loop_mismatch(model_id: str, loop_video: bool | str) -> str:
+    """Why a video model does not suit video.loop_video: only Wan's first-last-frame models end a video on a given
+    frame, and they always need one."""
+    if loop_video == SEAMLESS_LOOP:
+        return (f"the video model {model_id!r} (config key video.model_id) cannot end a video on a given frame, which "
+                f"video.loop_video {SEAMLESS_LOOP} needs: set video.model_id to a Wan first-last-frame model "
+                "(Wan-AI/Wan2.1-FLF2V-14B-720P-Diffusers), or video.loop_video to true")
+    return (f"the video model {model_id!r} (config key video.model_id) is a first-last-frame model: every video it "
+            f"makes ends on a given frame; set video.loop_video to {SEAMLESS_LOOP}")
 
 
 def image_prompt(prompt: str, modifier: str) -> str:

@@ -145,9 +145,11 @@ def render_camera_move(image: Image.Image, width: int, height: int, n_frames: in
 
 # One keyword-only argument per setting, named as animate_image names them, so the two back-ends are called alike.
 def kenburns_frames(image: Image.Image, *, max_side: int, num_frames: int, n_continuations: int,  # noqa: PLR0913
-                    loop_video: bool, seed: int, zoom_range: tuple[float, float] = DEFAULT_ZOOM_RANGE,
+                    loop_video: bool | str, seed: int, zoom_range: tuple[float, float] = DEFAULT_ZOOM_RANGE,
                     pan: float = DEFAULT_PAN) -> list[Image.Image]:
     """The frames of one animation: as many, and of the same size, as animate_image makes with these settings."""
     width, height = fit_video_size(image.width, image.height, max_side)
     n_frames = animation_frame_count(num_frames, n_continuations, loop_video)
-    return render_camera_move(image, width, height, n_frames, loop_video, plan_camera_move(seed, zoom_range, pan))
+    # a seamless loop is a move there and back as well, one frame shorter
+    return render_camera_move(image, width, height, n_frames, bool(loop_video),
+                              plan_camera_move(seed, zoom_range, pan))

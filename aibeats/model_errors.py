@@ -17,6 +17,7 @@ from pathlib import Path
 
 from aibeats.errors import AiBeatsError
 from aibeats.image_families import FAMILIES as IMAGE_FAMILIES
+from aibeats.items import SEAMLESS_LOOP, seamless_loop_mismatch
 from aibeats.pipeline import STAGES
 from aibeats.video_backends import BACKENDS, PIPELINE_OF_MODEL_CLASS
 
@@ -100,20 +101,29 @@ def check_models_before_jobs(config: dict, rules: set[str], tiny_models_dir: str
             check_hub(stage.family, model_id)
             kind = _check_kind(stage.family, model_id)
             if stage.family == "video" and kind is not None:
-                _check_video_backend(config["video"]["backend"], model_id, kind)
+                _check_video_backend(config["video"], model_id, kind)
         except AiBeatsError:
             raise
         except Exception as error:
             raise ModelError(explain(stage.family, model_id, error)) from error
 
 
-def _check_video_backend(backend: str, model_id: str, kind: str) -> None:
-    """The animation model is one of video.backend's (Stable Video Diffusion's for svd)."""
+def _check_video_backend(video: dict, model_id: str, kind: str) -> None:
+    """The animation model is one of video.backend's (Stable Video Diffusion's for svd), and for a seamless loop a
+    model that ends a video on a given frame (read where the model is a folder; a hub model is told when loaded)."""
+    import json
+
+    backend = video["backend"]
     kinds = BACKENDS[backend].model_classes if backend in BACKENDS else {"StableVideoDiffusionPipeline"}
     if kind not in kinds:
         raise ModelError(f"cannot load the video model {model_id!r} (config key video.model_id): it is a {kind}, not "
                          f"a model of video.backend {backend} ({' or '.join(sorted(kinds))}); set video.model_id "
                          "to one, or video.backend to the model's")
+    transformer = Path(model_id, "transformer", "config.json")
+    if backend == "wan" and transformer.is_file():
+        takes_a_last_frame = json.loads(transformer.read_text()).get("pos_embed_seq_len") is not None
+        if (video["loop_video"] == SEAMLESS_LOOP) != takes_a_last_frame:
+            raise ModelError(seamless_loop_mismatch(model_id, video["loop_video"]))
 
 
 def _check_kind(family: str, model_id: str) -> str | None:

@@ -220,7 +220,8 @@ class PromptedVideoRecipe(Recipe):
     prompt: str
     model_id: str
     n_continuations: int
-    loop_video: bool
+    # true, false or seamless (aibeats.items.SEAMLESS_LOOP)
+    loop_video: bool | str
     video_fps: int
     num_frames: int
     inference_steps: int

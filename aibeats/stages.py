@@ -12,7 +12,7 @@ from pathlib import Path
 
 from aibeats.errors import MediaError
 from aibeats.history import item_of, record_attempt
-from aibeats.items import cut_clip_on_beats
+from aibeats.items import SEAMLESS_LOOP, cut_clip_on_beats, seamless_loop_mismatch
 from aibeats.pipeline import STAGES
 from aibeats.provenance import make_recipe
 from aibeats.recipes import (
@@ -122,6 +122,8 @@ def make_animation(model, recipe: VideoRecipe | PromptedVideoRecipe | KenBurnsRe
         if model_backend != recipe.backend:
             raise MediaError(f"{recipe.model_id} is a {type(model).__name__}, not a model of video.backend "
                              f"{recipe.backend}; set video.model_id to one, or video.backend to {model_backend}")
+        if (recipe.loop_video == SEAMLESS_LOOP) != animation.takes_a_last_frame(model):
+            raise MediaError(seamless_loop_mismatch(recipe.model_id, recipe.loop_video))
         frames = animation.animate_image_with_prompt(
             model, image, recipe.prompt, max_side=recipe.max_side, num_frames=recipe.num_frames,
             n_continuations=recipe.n_continuations, loop_video=recipe.loop_video, fps=recipe.video_fps,
@@ -133,8 +135,11 @@ def make_animation(model, recipe: VideoRecipe | PromptedVideoRecipe | KenBurnsRe
             n_continuations=recipe.n_continuations, loop_video=recipe.loop_video, fps=recipe.video_fps,
             decode_chunk_size=recipe.decode_chunk_size, motion_bucket_id=recipe.motion_bucket_id,
             noise_aug_strength=recipe.noise_aug_strength, inference_steps=recipe.inference_steps, seed=recipe.seed)
+    # What a seamless loop is for, measured on what it made (aibeats.animation.loop_seam)
+    measured = ({"loop_seam": round(animation.loop_seam(frames), 3)} if recipe.loop_video == SEAMLESS_LOOP
+                else {})
     video_io.write_animation(frames, output, recipe.video_fps,
-                             make_recipe("video", source=str(inputs["image"]), **recipe.as_params()))
+                             make_recipe("video", source=str(inputs["image"]), **recipe.as_params(), **measured))
     _finish(history_dir, output, recipe)
 
 

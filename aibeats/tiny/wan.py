@@ -1,5 +1,6 @@
 """Tiny, randomly initialised Wan image-to-video pipelines, laid out like Wan-AI/Wan2.1-I2V-14B-480P-Diffusers
-(`build_tiny_wan_i2v`) and Wan-AI/Wan2.2-TI2V-5B-Diffusers (`build_tiny_wan_ti2v`).
+(`build_tiny_wan_i2v`), Wan-AI/Wan2.1-FLF2V-14B-720P-Diffusers (`build_tiny_wan_flf2v`) and
+Wan-AI/Wan2.2-TI2V-5B-Diffusers (`build_tiny_wan_ti2v`).
 
 Both keep the real structure at a tiny width: a UMT5 text encoder (its sequence always padded to 512 tokens), a
 WanTransformer3DModel over 1x2x2 patches, a causal 3D VAE that shrinks time 4 times (videos have 4k+1 frames; the
@@ -11,6 +12,11 @@ image also goes through a CLIP vision encoder whose penultimate hidden states th
 key/value projections in every cross-attention (`added_kv_proj_dim`): those split the context as "everything but
 the last 512 tokens is image", so keep max_sequence_length at 512, the default (a shorter one raises nothing but
 sends the image tokens through the text projections).
+
+Wan 2.1 FLF2V (first and last frame): the I2V model whose transformer reads two images' CLIP tokens, told
+apart by a learnt position embedding over both (`pos_embed_seq_len`, 2 x 257 in the real one); the pipeline then
+conditions the video's last frame on `last_image` as it does its first on `image`. A plain I2V model given a
+last image fails in the transformer (twice the image tokens it was made for).
 
 Wan 2.2 TI2V-5B: no image encoder; a VAE with 48 latent channels that patchifies 2x2 before three halvings (16
 times smaller frames, so sides should be multiples of 32: the pipeline rounds others down with a warning, and 16
@@ -36,11 +42,19 @@ TEXT_LENGTH = 512
 HEADS = 2
 HEAD_DIM = 12
 IMAGE_ENCODER_WIDTH = 16
+# OpenCLIP ViT-H/14's input size (224) with far larger patches: 4 x 4 patches and the class token.
+IMAGE_SIZE, IMAGE_PATCH = 224, 56
+IMAGE_TOKENS = (IMAGE_SIZE // IMAGE_PATCH) ** 2 + 1
 
 
 def build_tiny_wan_i2v(out_dir: Path) -> None:
     """Save a tiny Wan 2.1 image-to-video WanImageToVideoPipeline into out_dir."""
     _build(out_dir, _random_i2v_pipeline)
+
+
+def build_tiny_wan_flf2v(out_dir: Path) -> None:
+    """Save a tiny Wan 2.1 first-last-frame-to-video WanImageToVideoPipeline into out_dir."""
+    _build(out_dir, lambda tokenizer: _random_i2v_pipeline(tokenizer, first_last=True))
 
 
 def build_tiny_wan_ti2v(out_dir: Path) -> None:
@@ -87,11 +101,11 @@ def _scheduler(flow_shift: float):
                                    flow_shift=flow_shift)
 
 
-def _transformer(in_channels: int, out_channels: int, image_dim: int | None):
+def _transformer(in_channels: int, out_channels: int, image_dim: int | None, **first_last):
     from diffusers import WanTransformer3DModel
 
     inner_dim = HEADS * HEAD_DIM
-    return WanTransformer3DModel(
+    return WanTransformer3DModel(**first_last,
         patch_size=(1, 2, 2), num_attention_heads=HEADS, attention_head_dim=HEAD_DIM, in_channels=in_channels,
         out_channels=out_channels, text_dim=TEXT_WIDTH, freq_dim=256, ffn_dim=32, num_layers=2, cross_attn_norm=True,
         qk_norm="rms_norm_across_heads", eps=1e-6, image_dim=image_dim,
@@ -99,7 +113,7 @@ def _transformer(in_channels: int, out_channels: int, image_dim: int | None):
         added_kv_proj_dim=inner_dim if image_dim is not None else None)
 
 
-def _random_i2v_pipeline(tokenizer):
+def _random_i2v_pipeline(tokenizer, first_last: bool = False):
     from diffusers import AutoencoderKLWan, WanImageToVideoPipeline
     from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModel
 
@@ -110,11 +124,12 @@ def _random_i2v_pipeline(tokenizer):
                            temperal_downsample=[False, True, True], scale_factor_spatial=8, scale_factor_temporal=4)
     # The transformer's input: 16 noisy channels, 4 channels of the first-frame mask (one per frame of a 4-frame
     # latent step) and the 16 channels of the encoded conditioning video.
-    transformer = _transformer(in_channels=16 + 4 + 16, out_channels=16, image_dim=IMAGE_ENCODER_WIDTH)
-    # OpenCLIP ViT-H/14's input size (224) with far larger patches: 4 x 4 patches and the class token.
+    # FLF2V: the first and the last image's tokens, in one sequence with a position embedding of its own.
+    two_images = {"pos_embed_seq_len": 2 * IMAGE_TOKENS} if first_last else {}
+    transformer = _transformer(in_channels=16 + 4 + 16, out_channels=16, image_dim=IMAGE_ENCODER_WIDTH, **two_images)
     image_encoder = CLIPVisionModel(CLIPVisionConfig(
         hidden_size=IMAGE_ENCODER_WIDTH, intermediate_size=2 * IMAGE_ENCODER_WIDTH, num_hidden_layers=2,
-        num_attention_heads=2, image_size=224, patch_size=56))
+        num_attention_heads=2, image_size=IMAGE_SIZE, patch_size=IMAGE_PATCH))
     image_processor = CLIPImageProcessor(size={"shortest_edge": 224}, crop_size={"height": 224, "width": 224})
     # The 480P model's flow shift (720P uses 5).
     return WanImageToVideoPipeline(tokenizer=tokenizer, text_encoder=_umt5_encoder(len(tokenizer)), vae=vae,
