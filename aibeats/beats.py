@@ -15,7 +15,8 @@ _WARM_UP_SECONDS = 2
 
 
 def detect_beats(samples: np.ndarray, sampling_rate: int) -> list[float]:
-    """The times of the beats in a mono track, in seconds, by librosa's dynamic-programming beat tracker.
+    """The times of the beats in a track (mono, or (samples, channels) found on its downmix), in seconds, by
+    librosa's dynamic-programming beat tracker.
 
     The onset envelope averages the spectral flux over all frequencies instead of taking beat_track's median:
     the median of a narrow-band sound (a click, a kick drum alone) is zero, which leaves the tracker with no
@@ -29,6 +30,8 @@ def detect_beats(samples: np.ndarray, sampling_rate: int) -> list[float]:
 
 def _track_beats(librosa, samples: np.ndarray, sampling_rate: int) -> np.ndarray:
     samples = np.asarray(samples, dtype=np.float32)
+    if samples.ndim > 1:  # (samples, channels)
+        samples = samples.mean(axis=1)
     envelope = librosa.onset.onset_strength(y=samples, sr=sampling_rate)
     return librosa.beat.beat_track(onset_envelope=envelope, sr=sampling_rate, units="time", trim=False)[1]
 

@@ -75,6 +75,7 @@ def join_continuation(existing: np.ndarray, window_audio: np.ndarray, prompt_sam
     crossfade_samples = max(0, min(crossfade_samples, prompt_samples))
     keep = len(existing) - crossfade_samples
     # The fade-in gain runs strictly between 0 and 1, so neither side's edge sample repeats at full weight.
-    fade_in = (np.arange(1, crossfade_samples + 1, dtype=np.float32) / np.float32(crossfade_samples + 1))
+    fade_in = (np.arange(1, crossfade_samples + 1, dtype=np.float32) / np.float32(crossfade_samples + 1)
+               ).reshape(-1, *[1] * (existing.ndim - 1))  # one gain per sample, over every channel
     faded = existing[keep:] * (1 - fade_in) + window_audio[prompt_samples - crossfade_samples:prompt_samples] * fade_in
     return np.concatenate([existing[:keep], faded, window_audio[prompt_samples:]]).astype(np.float32)

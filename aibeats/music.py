@@ -25,6 +25,8 @@ class MusicModel:
     device: str
     sampling_rate: int
     frame_rate: int  # EnCodec frames (one token per codebook) per second of audio
+    # 2 for the stereo models (musicgen-stereo-*): audio is then (samples, 2), else 1-D
+    channels: int = 1
 
     @property
     def samples_per_frame(self) -> int:
@@ -32,8 +34,14 @@ class MusicModel:
 
     @property
     def codebook_delay(self) -> int:
-        """Tokens generated before the first complete frame: the delay pattern staggers each codebook by one step."""
-        return self.model.config.decoder.num_codebooks - 1
+        """Tokens generated before the first complete frame: the delay pattern staggers each codebook of a channel
+        by one step (a stereo model's left and right codebooks interleave, pair by pair)."""
+        return self.model.config.decoder.num_codebooks // self.channels - 1
+
+    def as_track(self, decoded) -> np.ndarray:
+        """One decoded item, (channels, samples), as a track: 1-D when mono, else (samples, channels)."""
+        audio = np.asarray(decoded, dtype=np.float32)
+        return audio[0] if self.channels == 1 else np.ascontiguousarray(audio.T)
 
 
 def load_music_model(model_id: str, device: str, precision: str = "auto") -> MusicModel:
@@ -46,11 +54,16 @@ def load_music_model(model_id: str, device: str, precision: str = "auto") -> Mus
     model.audio_encoder.to(torch.float32)
     model.to(device).eval()
     audio_encoder = model.config.audio_encoder
-    if audio_encoder.audio_channels != 1:
-        raise ConfigError(f"config key music.model_id = {model_id!r} is not allowed: it makes "
-                          f"{audio_encoder.audio_channels}-channel audio, and only mono MusicGen models are supported")
+    # The stereo models keep a mono EnCodec: their decoder says how many channels it predicts codes for.
+    channels = model.config.decoder.audio_channels
+    prompt_channels = processor.feature_extractor.feature_size
+    if audio_encoder.audio_channels != 1 or channels not in (1, 2) or prompt_channels != channels:
+        raise ConfigError(f"config key music.model_id = {model_id!r} is not allowed: its decoder makes {channels}-"
+                          f"channel audio through a {audio_encoder.audio_channels}-channel EnCodec, and its "
+                          f"processor takes {prompt_channels}-channel audio prompts; only MusicGen's mono and "
+                          "stereo layouts are supported")
     return MusicModel(processor=processor, model=model, device=device, sampling_rate=audio_encoder.sampling_rate,
-                      frame_rate=audio_encoder.frame_rate)
+                      frame_rate=audio_encoder.frame_rate, channels=channels)
 
 
 def _seed_sampling(seed: int) -> None:
@@ -60,14 +73,15 @@ def _seed_sampling(seed: int) -> None:
 
 
 def generate_track(model: MusicModel, prompt: str, n_tokens: int, seed: int) -> np.ndarray:
-    """Sample n_tokens of MusicGen for a text prompt: float32 mono audio of n_tokens - 3 frames (4 codebooks).
+    """Sample n_tokens of MusicGen for a text prompt: float32 audio (1-D mono, or (samples, 2) from a stereo
+    model) of n_tokens - 3 frames (4 codebooks per channel).
 
     Below 6 tokens transformers skips the codebook delay pattern, and the audio lasts n_tokens frames instead.
     """
     inputs = model.processor(text=[prompt], padding=True, return_tensors="pt").to(model.device)
     _seed_sampling(seed)
     audio = model.model.generate(**inputs, do_sample=True, max_new_tokens=n_tokens)
-    return audio[0, 0].float().cpu().numpy()
+    return model.as_track(audio[0].float().cpu().numpy())
 
 
 def _window_seed(seed: int, index: int) -> int:
@@ -76,22 +90,30 @@ def _window_seed(seed: int, index: int) -> int:
 
 
 def _continue_audio(model: MusicModel, prompt: str, audio_prompt: np.ndarray, new_frames: int, seed: int) -> np.ndarray:
-    """The audio prompt, re-encoded by EnCodec, followed by new_frames of new music (float32 mono)."""
-    inputs = model.processor(audio=audio_prompt, sampling_rate=model.sampling_rate, text=[prompt], padding=True,
+    """The audio prompt, re-encoded by EnCodec, followed by new_frames of new music (float32, as a track)."""
+    # the feature extractor takes (channels, samples), and one channel as 1-D
+    inputs = model.processor(audio=audio_prompt.T, sampling_rate=model.sampling_rate, text=[prompt], padding=True,
                              return_tensors="pt")
     padding_mask = inputs["padding_mask"]
     inputs = inputs.to(model.device)
     inputs["input_values"] = inputs["input_values"].to(model.model.audio_encoder.dtype)
     _seed_sampling(seed)
     audio = model.model.generate(**inputs, do_sample=True, max_new_tokens=new_frames + model.codebook_delay)
-    # batch_decode strips the prompt's left padding (none for a single prompt, but it is the documented way).
-    return np.asarray(model.processor.batch_decode(audio.float().cpu(), padding_mask=padding_mask)[0][0],
-                      dtype=np.float32)
+    return model.as_track(_without_padding(audio[0].float().cpu().numpy(), padding_mask[0].numpy()))
+
+
+def _without_padding(audio: np.ndarray, padding_mask: np.ndarray) -> np.ndarray:
+    """One item's decoded audio, (channels, samples), without the audio prompt's left padding (none for a single
+    prompt), as MusicgenProcessor.batch_decode strips it: the mask covers the prompt, the new music is kept.
+    batch_decode itself fails on stereo, applying a one-row mask to two rows."""
+    keep = np.pad(padding_mask, (0, audio.shape[-1] - len(padding_mask)), constant_values=1) != 0
+    return audio[:, keep]
 
 
 def extend_track(model: MusicModel, prompt: str, track: np.ndarray, target_seconds: float,
                  max_continuation_seconds: float, prompt_seconds: float, seed: int) -> np.ndarray:
-    """Continue a mono track with MusicGen until it lasts exactly target_seconds (float32 mono).
+    """Continue a track with MusicGen until it lasts exactly target_seconds (float32, mono 1-D or stereo
+    (samples, 2), as the model makes them).
 
     Each window gives the last prompt_seconds of the audio so far as an audio prompt, with the text prompt.
     A track already longer than the target is cut to it.

@@ -17,26 +17,29 @@ def seeded(make: Callable, seed: int = INIT_SEED):
         return make()
 
 
+# Each tiny model's builder, "module:function", and what it is told; imported on demand: each builder pulls in
+# torch and transformers or diffusers.
+BUILDERS = {
+    "musicgen": ("aibeats.tiny.musicgen:build_tiny_musicgen", {}),
+    "musicgen-stereo": ("aibeats.tiny.musicgen:build_tiny_musicgen", {"channels": 2}),
+    "sdxl": ("aibeats.tiny.sdxl:build_tiny_sdxl", {}),
+    "flux": ("aibeats.tiny.flux:build_tiny_flux", {}),
+    "sd3": ("aibeats.tiny.sd3:build_tiny_sd3", {}),
+    "svd": ("aibeats.tiny.svd:build_tiny_svd", {}),
+    "wan": ("aibeats.tiny.wan:build_tiny_wan_i2v", {}),
+    "wan-flf2v": ("aibeats.tiny.wan:build_tiny_wan_flf2v", {}),
+    "wan-ti2v": ("aibeats.tiny.wan:build_tiny_wan_ti2v", {}),
+    "ltx": ("aibeats.tiny.ltx:build_tiny_ltx", {}),
+}
+
+
 def build_tiny_model(family: str, out_dir: Path) -> None:
-    """Build the tiny model of one family (musicgen, sdxl, flux, sd3, svd, wan, wan-ti2v or ltx) into out_dir."""
-    # Imported on demand: each builder pulls in torch and transformers or diffusers.
-    if family == "musicgen":
-        from aibeats.tiny.musicgen import build_tiny_musicgen as build
-    elif family == "sdxl":
-        from aibeats.tiny.sdxl import build_tiny_sdxl as build
-    elif family == "flux":
-        from aibeats.tiny.flux import build_tiny_flux as build
-    elif family == "sd3":
-        from aibeats.tiny.sd3 import build_tiny_sd3 as build
-    elif family == "svd":
-        from aibeats.tiny.svd import build_tiny_svd as build
-    elif family == "wan":
-        from aibeats.tiny.wan import build_tiny_wan_i2v as build
-    elif family == "wan-ti2v":
-        from aibeats.tiny.wan import build_tiny_wan_ti2v as build
-    elif family == "ltx":
-        from aibeats.tiny.ltx import build_tiny_ltx as build
-    else:
-        raise ValueError(f"unknown tiny model family {family!r}: expected musicgen, sdxl, flux, sd3, svd, wan, "
-                         "wan-ti2v or ltx")
-    build(Path(out_dir))
+    """Build the tiny model of one family (a key of BUILDERS) into out_dir."""
+    import importlib
+
+    if family not in BUILDERS:
+        *most, last = BUILDERS
+        raise ValueError(f"unknown tiny model family {family!r}: expected {', '.join(most)} or {last}")
+    builder, options = BUILDERS[family]
+    module, function = builder.split(":")
+    getattr(importlib.import_module(module), function)(Path(out_dir), **options)

@@ -1,4 +1,6 @@
-"""A tiny, randomly initialised MusicGen that loads through the same calls as facebook/musicgen-small."""
+"""A tiny, randomly initialised MusicGen that loads through the same calls as facebook/musicgen-small, or as
+facebook/musicgen-stereo-small (`channels=2`): there EnCodec stays mono, and the decoder predicts twice the
+codebooks, left and right interleaved, which the model decodes one channel at a time."""
 
 from pathlib import Path
 
@@ -44,14 +46,18 @@ def _tokenizer() -> T5Tokenizer:
     return T5Tokenizer(vocab=pieces, extra_ids=0)
 
 
-def _config(text_vocab_size: int) -> MusicgenConfig:
+def _config(text_vocab_size: int, channels: int) -> MusicgenConfig:
     text_encoder = T5Config(vocab_size=text_vocab_size, d_model=HIDDEN_SIZE, d_kv=8, d_ff=32, num_layers=1,
                             num_heads=2, decoder_start_token_id=0, pad_token_id=0, eos_token_id=1)
     audio_encoder = EncodecConfig(sampling_rate=SAMPLING_RATE, upsampling_ratios=UPSAMPLING_RATIOS,
                                   codebook_size=CODEBOOK_SIZE, target_bandwidths=[TARGET_BANDWIDTH_KBPS],
                                   hidden_size=HIDDEN_SIZE, num_filters=4, num_lstm_layers=1, use_causal_conv=False,
                                   use_conv_shortcut=False)
-    decoder = MusicgenDecoderConfig(vocab_size=CODEBOOK_SIZE, num_codebooks=NUM_CODEBOOKS, hidden_size=HIDDEN_SIZE,
+    # musicgen-stereo's decoder: audio_channels 2 and 8 codebooks (its left and right EnCodec codes); stated only
+    # there, so that the mono model's saved config is what it always was.
+    stereo = {"audio_channels": channels} if channels != 1 else {}
+    decoder = MusicgenDecoderConfig(vocab_size=CODEBOOK_SIZE, num_codebooks=NUM_CODEBOOKS * channels, **stereo,
+                                    hidden_size=HIDDEN_SIZE,
                                     ffn_dim=32, num_hidden_layers=1, num_attention_heads=2,
                                     max_position_embeddings=2048, pad_token_id=SPECIAL_AUDIO_TOKEN,
                                     bos_token_id=SPECIAL_AUDIO_TOKEN)
@@ -65,10 +71,12 @@ def generation_config() -> GenerationConfig:
                             pad_token_id=SPECIAL_AUDIO_TOKEN)
 
 
-def offline_processor() -> MusicgenProcessor:
-    """MusicGen's processor (EnCodec's feature extractor at 32 kHz, a T5 tokenizer) built without downloads."""
+def offline_processor(channels: int = 1) -> MusicgenProcessor:
+    """MusicGen's processor (EnCodec's feature extractor at 32 kHz, for mono or stereo audio prompts, and a T5
+    tokenizer) built without downloads."""
     return MusicgenProcessor(
-        feature_extractor=EncodecFeatureExtractor(feature_size=1, sampling_rate=SAMPLING_RATE, padding_side="left",
+        feature_extractor=EncodecFeatureExtractor(feature_size=channels, sampling_rate=SAMPLING_RATE,
+                                                  padding_side="left",
                                                   return_attention_mask=True),
         tokenizer=_tokenizer())
 
@@ -85,12 +93,13 @@ def randomise_codebooks(model):
     return model
 
 
-def build_tiny_musicgen(out_dir: Path) -> None:
-    """Save a tiny MusicgenForConditionalGeneration and its MusicgenProcessor into out_dir."""
+def build_tiny_musicgen(out_dir: Path, channels: int = 1) -> None:
+    """Save a tiny MusicgenForConditionalGeneration (mono, or stereo with channels 2) and its MusicgenProcessor
+    into out_dir."""
     out_dir = Path(out_dir)
-    processor = offline_processor()
+    processor = offline_processor(channels)
     tokenizer = processor.tokenizer
-    model = seeded(lambda: randomise_codebooks(MusicgenForConditionalGeneration(_config(len(tokenizer)))))
+    model = seeded(lambda: randomise_codebooks(MusicgenForConditionalGeneration(_config(len(tokenizer), channels))))
     model.generation_config = generation_config()
 
     with atomic_path(out_dir) as folder:
