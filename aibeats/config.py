@@ -221,11 +221,11 @@ def _check_relations(config: dict, defaults: dict) -> None:
             f"config key mix.thumbnail_image = {config['mix']['thumbnail_image']!r} is not allowed: there are "
             f"{n_images} images (image.n_images x the prompt modifiers)")
     try:
-        config["mix"]["chapter_titles"].format(track=1, modifier="")
+        config["mix"]["chapter_titles"].format(track=1, modifier="", prompt="")
     except (KeyError, IndexError, ValueError) as error:
         raise ConfigError(
             f"config key mix.chapter_titles = {config['mix']['chapter_titles']!r} is not allowed: it may only use "
-            f"{{track}} and {{modifier}} ({error!r})") from None
+            f"{{track}}, {{modifier}} and {{prompt}} ({error!r})") from None
 
 
 # A preview (config `preview: true`, set by profiles/preview) checks the prompts quickly: images and animations

@@ -43,6 +43,12 @@ def modifier_of_image(j: int, n_modifiers: int) -> int:
     return (j - 1) % n_modifiers
 
 
+def prompt_of_track(music: dict, i: int) -> str:
+    """Track i's text prompt: music.prompts taken in turn (a tracklist of moods), or music.prompt for every track."""
+    prompts = music.get("prompts")
+    return prompts[(i - 1) % len(prompts)] if prompts else music["prompt"]
+
+
 def modifier_of_track(i: int, n_modifiers: int) -> int:
     """Track i is shown with the animations of one modifier, the tracks cycling through the modifiers."""
     return (i - 1) % n_modifiers

@@ -25,6 +25,7 @@ from aibeats.items import (
     modifier_of_image,
     modifier_of_track,
     plan_mix,
+    prompt_of_track,
 )
 from aibeats.video_backends import BACKENDS, animation_prompt
 
@@ -102,6 +103,11 @@ class TrackRecipe(PromptedRecipe):
     # The model's dtype (config `precision`); None: auto, as before the setting existed, so left out of params.
     precision: str | None = None
 
+    @classmethod
+    def build(cls, project: "Project", i: int, seed: int, attempt: int) -> "TrackRecipe":
+        music = project.config["music"]
+        return cls(**cls.from_section(music, seed, attempt, prompt=prompt_of_track(music, i)))
+
 
 @dataclass(frozen=True)
 class TrackExtRecipe(PromptedRecipe):
@@ -113,6 +119,11 @@ class TrackExtRecipe(PromptedRecipe):
     prompt_music_duration: float
     # The model's dtype (config `precision`); None: auto, as before the setting existed, so left out of params.
     precision: str | None = None
+
+    @classmethod
+    def build(cls, project: "Project", i: int, seed: int, attempt: int) -> "TrackExtRecipe":
+        music = project.config["music"]
+        return cls(**cls.from_section(music, seed, attempt, prompt=prompt_of_track(music, i)))
 
 
 @dataclass(frozen=True)
@@ -354,7 +365,8 @@ class ChaptersRecipe(Recipe):
         clip_frames = [project.planned_recipe("audio_clip", i).frames for i in project.indices("audio_clip")]
         *starts, end = mix_starts(clip_frames, project.crossfade_frames)
         titles = [_one_line(project.config["mix"]["chapter_titles"].format(
-            track=i, modifier=modifiers[modifier_of_track(i, len(modifiers))]))[:MAX_CHAPTER_TITLE]
+            track=i, modifier=modifiers[modifier_of_track(i, len(modifiers))],
+            prompt=prompt_of_track(project.config["music"], i)))[:MAX_CHAPTER_TITLE]
             for i in project.indices("audio_clip")]
         return cls(chapters=[[start / fps, title] for start, title in zip(starts, titles, strict=True)],
                    mix_duration=end / fps, seed=seed, attempt=attempt)

@@ -119,6 +119,12 @@ CASES = {
     "mix crossfade": ({"mix": {"crossfade_duration": 2}}, MIX | CHAPTERS),
     "mix loudness": ({"mix": {"loudness_lufs": -18}}, MIX),
     "chapter titles": ({"mix": {"chapter_titles": "{track}. {modifier}"}}, CHAPTERS),
+    # a tracklist whose first prompt is the one every track had: track 1 stays, track 2 and what it feeds follow,
+    # and the chapters name each track's mood
+    "tracklist": ({"music": {"prompts": [DEMO.config["music"]["prompt"],
+                                         "rainy night jazz hop"]},
+                   "mix": {"chapter_titles": "{track}. {prompt}"}},
+                  {"track_2.wav", "track_2_ext.wav", "clip_2.mp4"} | MIX | CHAPTERS),
     "thumbnail image": ({"mix": {"thumbnail_image": 2}}, THUMBNAIL),
 }
 
