@@ -10,6 +10,7 @@ from aibeats.continuation import initial_track_seconds
 from aibeats.errors import ConfigError
 from aibeats.image_families import family_of_model
 from aibeats.items import SEAMLESS_LOOP
+from aibeats.music_backends import initial_from_duration, initial_seconds
 from aibeats.pipeline import attempts_pattern
 from aibeats.video_backends import BACKENDS, frame_count_error
 
@@ -96,13 +97,19 @@ _ALLOWED = {
 }
 
 
+def _yaml_word(value) -> str:
+    if value is None:
+        return "null"
+    return str(value).lower() if isinstance(value, bool) else repr(value)
+
+
 def _what_is_allowed(error: jsonschema.ValidationError) -> str:
     rule = error.validator_value
     if error.validator == "type":
         return f"it must be {_type_name(rule)}"
     if error.validator == "enum":
-        # booleans as YAML spells them
-        return "it must be one of " + ", ".join(str(v).lower() if isinstance(v, bool) else repr(v) for v in rule)
+        # booleans and null as YAML spells them
+        return "it must be one of " + ", ".join(_yaml_word(v) for v in rule)
     if error.validator == "minItems":
         return f"it must list at least {rule} entr{'y' if rule == 1 else 'ies'}"
     if error.validator in ("pattern", "not") and "description" in error.schema:
@@ -196,12 +203,13 @@ def _check_relations(config: dict, defaults: dict) -> None:
             f"config key music.prompt_music_duration = {music['prompt_music_duration']!r} is not allowed: "
             f"it must be below music.max_continuation_duration ({music['max_continuation_duration']!r}), "
             "since each continuation window holds the audio prompt plus the new music")
-    initial = initial_track_seconds(music["initial_music_tokens"])
+    initial = initial_seconds(music)
     if music["music_duration"] < initial:
+        made_by = (f"music.initial_duration ({music['initial_duration']!r}) asks for" if initial_from_duration(music)
+                   else f"music.initial_music_tokens ({music['initial_music_tokens']}) makes")
         raise ConfigError(
             f"config key music.music_duration = {music['music_duration']!r} is not allowed: it must be at least "
-            f"{initial:g}, the length of the initial track that music.initial_music_tokens "
-            f"({music['initial_music_tokens']}) makes; lower both to make shorter tracks")
+            f"{initial:g}, the length of the initial track that {made_by}; lower both to make shorter tracks")
     clip_seconds = music["music_duration"] * config["audio_clip"]["n_music_loops"]
     crossfade = config["mix"]["crossfade_duration"]
     if crossfade >= clip_seconds:
@@ -250,6 +258,8 @@ def preview_of(config: dict) -> dict:
     # the initial track must fit in the shorter music (MusicGen makes 50 tokens a second)
     while initial_track_seconds(music["initial_music_tokens"]) > music["music_duration"]:
         music["initial_music_tokens"] //= 2
+    if initial_from_duration(music):
+        music["initial_duration"] = min(music["initial_duration"], music["music_duration"])
     clip_seconds = music["music_duration"] * preview["audio_clip"]["n_music_loops"]
     preview["mix"]["crossfade_duration"] = min(preview["mix"]["crossfade_duration"], clip_seconds / 4)
     return preview

@@ -18,6 +18,8 @@ from pathlib import Path
 from aibeats.errors import AiBeatsError
 from aibeats.image_families import FAMILIES as IMAGE_FAMILIES
 from aibeats.items import SEAMLESS_LOOP, seamless_loop_mismatch
+from aibeats.music_backends import MODEL_KINDS as MUSIC_MODEL_KINDS
+from aibeats.music_backends import is_ace_step
 from aibeats.pipeline import STAGES
 from aibeats.video_backends import BACKENDS, PIPELINE_OF_MODEL_CLASS
 
@@ -31,6 +33,18 @@ MODEL_KINDS = {
     "image": ("_class_name", set(IMAGE_FAMILIES)),
     "video": ("_class_name", set(PIPELINE_OF_MODEL_CLASS)),
 }
+# ACE-Step's music models are diffusers pipelines (music.backend ace_step).
+ACE_STEP_KIND = ("_class_name", {"AceStepPipeline"})
+
+
+def _model_file(family: str, model_id: str) -> str:
+    if family == "music" and is_ace_step(model_id):
+        return "model_index.json"
+    return MODEL_FILES[family]
+
+
+def _model_kind(family: str, model_id: str) -> tuple[str, set[str]]:
+    return ACE_STEP_KIND if family == "music" and is_ace_step(model_id) else MODEL_KINDS[family]
 
 
 class ModelError(AiBeatsError):
@@ -70,7 +84,7 @@ def check_hub(family: str, model_id: str) -> None:
     from huggingface_hub.utils import validate_repo_id
 
     validate_repo_id(model_id)
-    model_file = MODEL_FILES[family]
+    model_file = _model_file(family, model_id)
     try:
         get_hf_file_metadata(hf_hub_url(model_id, model_file), timeout=constants.HF_HUB_ETAG_TIMEOUT)
     except Exception as error:
@@ -102,6 +116,8 @@ def check_models_before_jobs(config: dict, rules: set[str], tiny_models_dir: str
             kind = _check_kind(stage.family, model_id)
             if stage.family == "video" and kind is not None:
                 _check_video_backend(config["video"], model_id, kind)
+            if stage.family == "music" and kind is not None:
+                _check_music_backend(config["music"]["backend"], model_id, kind)
         except AiBeatsError:
             raise
         except Exception as error:
@@ -126,12 +142,20 @@ def _check_video_backend(video: dict, model_id: str, kind: str) -> None:
             raise ModelError(seamless_loop_mismatch(model_id, video["loop_video"]))
 
 
+def _check_music_backend(backend: str, model_id: str, kind: str) -> None:
+    """The music model is one of music.backend's: MusicGen's for musicgen, ACE-Step's for ace_step."""
+    if kind != MUSIC_MODEL_KINDS[backend]:
+        other = next(name for name, known in MUSIC_MODEL_KINDS.items() if known == kind)
+        raise ModelError(f"cannot load the music model {model_id!r} (config key music.model_id): it is a {kind}, not "
+                         f"a model of music.backend {backend}; set music.model_id to one, or music.backend to {other}")
+
+
 def _check_kind(family: str, model_id: str) -> str | None:
     """The model's top file names a kind of model the family's loader takes, returned; unknowable (None) for a hub
     model that is not cached yet (the hub said it exists: the load downloads it)."""
     import json
 
-    model_file = MODEL_FILES[family]
+    model_file = _model_file(family, model_id)
     top = Path(model_id, model_file)
     if not Path(model_id).is_dir():
         from huggingface_hub import try_to_load_from_cache
@@ -142,7 +166,7 @@ def _check_kind(family: str, model_id: str) -> str | None:
         top = Path(cached)
     if not top.is_file():
         raise ModelError(explain(family, model_id, FileNotFoundError(top)))
-    field, kinds = MODEL_KINDS[family]
+    field, kinds = _model_kind(family, model_id)
     try:
         kind = json.loads(top.read_text()).get(field)
     except (OSError, ValueError, AttributeError) as error:
@@ -175,7 +199,7 @@ def explain(family: str, model_id: str, error: BaseException) -> str:
 
 
 def _known_reason(family: str, model_id: str, error: BaseException) -> str | None:
-    key, model_file = CONFIG_KEYS[family], MODEL_FILES[family]
+    key, model_file = CONFIG_KEYS[family], _model_file(family, model_id)
     folder = Path(model_id)
     # Whatever the library made of it (transformers and diffusers each word it their own way), a folder
     # without the model's top file is not a model.
@@ -193,7 +217,7 @@ def _hub_reason(family: str, model_id: str, causes: list[BaseException]) -> str 
         RepositoryNotFoundError,
     )
 
-    key, model_file = CONFIG_KEYS[family], MODEL_FILES[family]
+    key, model_file = CONFIG_KEYS[family], _model_file(family, model_id)
 
     def caused_by(kind) -> bool:
         return any(isinstance(cause, kind) for cause in causes)

@@ -10,6 +10,7 @@ from transformers import AutoProcessor, MusicgenForConditionalGeneration
 from aibeats.continuation import join_continuation, plan_continuation_windows
 from aibeats.devices import dtype_for
 from aibeats.errors import ConfigError
+from aibeats.music_backends import is_ace_step
 
 # How long the end of the track so far fades into the window's re-encoded prompt: long enough that the fade's
 # own slope is inaudible, short enough to stay within one note, so the two versions barely drift apart.
@@ -44,8 +45,13 @@ class MusicModel:
         return audio[0] if self.channels == 1 else np.ascontiguousarray(audio.T)
 
 
-def load_music_model(model_id: str, device: str, precision: str = "auto") -> MusicModel:
-    """Load a MusicGen model (hub id or local folder) on a resolved device: cpu, cuda or mps."""
+def load_music_model(model_id: str, device: str, precision: str = "auto"):
+    """Load a MusicGen model (hub id or local folder) on a resolved device: cpu, cuda or mps; or an ACE-Step
+    pipeline (aibeats.ace_step), which both music stages share the same way."""
+    if is_ace_step(model_id):
+        from aibeats.ace_step import load_ace_step
+
+        return load_ace_step(model_id, device, precision)
     processor = AutoProcessor.from_pretrained(model_id)
     model = MusicgenForConditionalGeneration.from_pretrained(model_id, dtype=dtype_for(device, precision))
     # The language model runs in half precision on a GPU (or in the precision asked for), but EnCodec stays in

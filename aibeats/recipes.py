@@ -27,6 +27,7 @@ from aibeats.items import (
     plan_mix,
     prompt_of_track,
 )
+from aibeats.music_backends import ACE_STEP, initial_seconds
 from aibeats.video_backends import BACKENDS, animation_prompt
 
 if TYPE_CHECKING:
@@ -104,7 +105,62 @@ class TrackRecipe(PromptedRecipe):
     precision: str | None = None
 
     @classmethod
-    def build(cls, project: "Project", i: int, seed: int, attempt: int) -> "TrackRecipe":
+    def build(cls, project: "Project", i: int, seed: int, attempt: int) -> "TrackRecipe | AceStepTrackRecipe":
+        music = project.config["music"]
+        if music["backend"] == ACE_STEP:
+            return AceStepTrackRecipe.build(project, i, seed, attempt)
+        return cls(**cls.from_section(music, seed, attempt, prompt=prompt_of_track(music, i)))
+
+    @classmethod
+    def from_params(cls, params: dict) -> "TrackRecipe | AceStepTrackRecipe":
+        return AceStepTrackRecipe(**params) if params.get("backend") == ACE_STEP else cls(**params)
+
+
+@dataclass(frozen=True)
+class AceStepTrackRecipe(Recipe):
+    """An ACE-Step track (music.backend ace_step) from text alone, initial_duration seconds long."""
+
+    section: ClassVar[str] = "music"
+    # First, so that the recipe says which kind of track it is (and the params tell the kinds apart).
+    backend: str
+    prompt: str
+    model_id: str
+    initial_duration: float
+    inference_steps: int
+    lyrics: str
+    guidance_scale: float | None = None
+    bpm: int | None = None
+    keyscale: str | None = None
+    timesignature: str | None = None
+    precision: str | None = None
+
+    @classmethod
+    def build(cls, project: "Project", i: int, seed: int, attempt: int) -> "AceStepTrackRecipe":
+        music = project.config["music"]
+        return cls(**cls.from_section(music, seed, attempt, prompt=prompt_of_track(music, i),
+                                      initial_duration=initial_seconds(music)))
+
+
+@dataclass(frozen=True)
+class AceStepTrackExtRecipe(Recipe):
+    """An ACE-Step track extended window by window, each repainting silence after the end of the music so far."""
+
+    section: ClassVar[str] = "music"
+    backend: str
+    prompt: str
+    model_id: str
+    music_duration: float
+    max_continuation_duration: float
+    prompt_music_duration: float
+    inference_steps: int
+    guidance_scale: float | None = None
+    bpm: int | None = None
+    keyscale: str | None = None
+    timesignature: str | None = None
+    precision: str | None = None
+
+    @classmethod
+    def build(cls, project: "Project", i: int, seed: int, attempt: int) -> "AceStepTrackExtRecipe":
         music = project.config["music"]
         return cls(**cls.from_section(music, seed, attempt, prompt=prompt_of_track(music, i)))
 
@@ -121,9 +177,15 @@ class TrackExtRecipe(PromptedRecipe):
     precision: str | None = None
 
     @classmethod
-    def build(cls, project: "Project", i: int, seed: int, attempt: int) -> "TrackExtRecipe":
+    def build(cls, project: "Project", i: int, seed: int, attempt: int) -> "TrackExtRecipe | AceStepTrackExtRecipe":
         music = project.config["music"]
+        if music["backend"] == ACE_STEP:
+            return AceStepTrackExtRecipe.build(project, i, seed, attempt)
         return cls(**cls.from_section(music, seed, attempt, prompt=prompt_of_track(music, i)))
+
+    @classmethod
+    def from_params(cls, params: dict) -> "TrackExtRecipe | AceStepTrackExtRecipe":
+        return AceStepTrackExtRecipe(**params) if params.get("backend") == ACE_STEP else cls(**params)
 
 
 @dataclass(frozen=True)

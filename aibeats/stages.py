@@ -13,9 +13,12 @@ from pathlib import Path
 from aibeats.errors import MediaError
 from aibeats.history import item_of, record_attempt
 from aibeats.items import SEAMLESS_LOOP, cut_clip_on_beats, seamless_loop_mismatch
+from aibeats.music_backends import ACE_STEP, MUSICGEN
 from aibeats.pipeline import STAGES
 from aibeats.provenance import make_recipe
 from aibeats.recipes import (
+    AceStepTrackExtRecipe,
+    AceStepTrackRecipe,
     ChaptersRecipe,
     ClipRecipe,
     ImageRecipe,
@@ -68,15 +71,35 @@ def _finish(history_dir: Path | None, output: Path, recipe) -> None:
         record_attempt(history_dir, item_of(output), recipe.attempt, recipe.seed)
 
 
-def make_track(model, recipe: TrackRecipe, inputs: dict, output: Path, history_dir: Path) -> None:
+def recipe_backend(recipe) -> str:
+    """The music backend a track's recipe is of: MusicGen's recipes, made before there was a choice, name none."""
+    return getattr(recipe, "backend", MUSICGEN)
+
+
+def _ace_step_settings(recipe):
+    from aibeats.ace_step import AceStepSettings
+
+    return AceStepSettings(recipe.inference_steps, recipe.guidance_scale, recipe.bpm, recipe.keyscale,
+                           recipe.timesignature, getattr(recipe, "lyrics", ""))
+
+
+def make_track(model, recipe: TrackRecipe | AceStepTrackRecipe, inputs: dict, output: Path,
+               history_dir: Path) -> None:
     from aibeats import audio, music
 
-    samples = music.generate_track(model, recipe.prompt, recipe.initial_music_tokens, recipe.seed)
+    if recipe_backend(recipe) == ACE_STEP:
+        from aibeats import ace_step
+
+        samples = ace_step.generate_track(model, recipe.prompt, recipe.initial_duration, _ace_step_settings(recipe),
+                                          recipe.seed)
+    else:
+        samples = music.generate_track(model, recipe.prompt, recipe.initial_music_tokens, recipe.seed)
     audio.write_wav(output, samples, model.sampling_rate, make_recipe("music", **recipe.as_params()))
     _finish(history_dir, output, recipe)
 
 
-def make_track_ext(model, recipe: TrackExtRecipe, inputs: dict, output: Path, history_dir: Path) -> None:
+def make_track_ext(model, recipe: TrackExtRecipe | AceStepTrackExtRecipe, inputs: dict, output: Path,
+                   history_dir: Path) -> None:
     from aibeats import audio, music
 
     track = inputs["track"]
@@ -84,8 +107,19 @@ def make_track_ext(model, recipe: TrackExtRecipe, inputs: dict, output: Path, hi
     if sampling_rate != model.sampling_rate:
         raise MediaError(f"{track}: sampled at {sampling_rate} Hz, but {recipe.model_id} works at "
                          f"{model.sampling_rate} Hz; delete it to regenerate it with this model")
-    extended = music.extend_track(model, recipe.prompt, samples, recipe.music_duration,
-                                  recipe.max_continuation_duration, recipe.prompt_music_duration, recipe.seed)
+    channels = 1 if samples.ndim == 1 else samples.shape[1]
+    if channels != model.channels:
+        raise MediaError(f"{track}: has {channels} channel(s), but {recipe.model_id} makes {model.channels}; delete "
+                         "it to regenerate it with this model")
+    if recipe_backend(recipe) == ACE_STEP:
+        from aibeats import ace_step
+
+        extended = ace_step.extend_track(model, recipe.prompt, samples, recipe.music_duration,
+                                         recipe.max_continuation_duration, recipe.prompt_music_duration,
+                                         settings=_ace_step_settings(recipe), seed=recipe.seed)
+    else:
+        extended = music.extend_track(model, recipe.prompt, samples, recipe.music_duration,
+                                      recipe.max_continuation_duration, recipe.prompt_music_duration, recipe.seed)
     audio.write_wav(output, extended, sampling_rate,
                     make_recipe("music_continuation", source=str(track), **recipe.as_params()))
     _finish(history_dir, output, recipe)

@@ -29,7 +29,8 @@ from aibeats.items import KEYFRAME_SECONDS
 # core counts (its frame threading shapes the bitstream); 4 threads is plenty for a few dozen frames.
 _X264_THREADS = 4
 _X264_CRF = 18
-_AAC_BITRATE = "160k"
+# A clip's AAC rate per channel: a stereo clip gets twice a mono one's, so that each channel keeps its detail.
+_AAC_KBPS_PER_CHANNEL = 160
 # Encodes of the audio before it is under its true-peak ceiling, and how far under it a retry aims.
 _PEAK_ROUNDS = 3
 _PEAK_STEP_DB = 0.1
@@ -323,7 +324,8 @@ def assemble_clip(animations: list[tuple[Path, int]], audio: np.ndarray, samplin
         args = ["-f", "concat", "-safe", "0", "-i", str(concat_list),
                 "-f", "f32le", "-ar", str(sampling_rate), "-ac", str(channels), "-i", "pipe:0",
                 "-map", "0:v:0", "-map", "1:a:0", "-map_metadata", "-1",
-                "-c:v", "copy", "-frames:v", str(n_frames), "-c:a", "aac", "-b:a", _AAC_BITRATE,
+                "-c:v", "copy", "-frames:v", str(n_frames),
+                "-c:a", "aac", "-b:a", f"{_AAC_KBPS_PER_CHANNEL * channels}k",
                 "-video_track_timescale", str(_video_timescale(fps)), "-movflags", "+faststart", *_BITEXACT,
                 "-metadata", f"comment={json.dumps(recipe)}", "-f", "mp4"]
         with atomic_path(path) as temporary:

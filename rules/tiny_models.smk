@@ -8,7 +8,7 @@ rule build_tiny_model:
     log:
         "models/logs/tiny_{family}.log",
     wildcard_constraints:
-        family="musicgen|musicgen-stereo|sdxl|flux|sd3|svd|wan|wan-flf2v|wan-ti2v|ltx",
+        family="musicgen|musicgen-stereo|ace-step|sdxl|flux|sd3|svd|wan|wan-flf2v|wan-ti2v|ltx",
     # The video environment holds both transformers and diffusers, which is all the builders need.
     conda:
         "../envs/video.yaml"

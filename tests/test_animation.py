@@ -106,6 +106,11 @@ class RecordingPipe:
     def device(self):
         return self.pipe.device
 
+    @property
+    def _execution_device(self):
+        # where the noise is drawn (aibeats.pretrained.execution_device)
+        return self.pipe._execution_device
+
     def __call__(self, image, **kwargs):
         result = self.pipe(image, **kwargs)
         self.calls.append((image, kwargs, result.frames[0]))

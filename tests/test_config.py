@@ -76,7 +76,7 @@ def test_given_values_are_kept_and_the_input_is_not_modified():
         ({"project_name": "..\\up"},
          "config key project_name = '..\\\\up' is not allowed: it must be a folder name without path separators"),
         ({"video": {"loop_video": "yes"}},
-         "config key video.loop_video = 'yes' is not allowed: it must be true or false"),
+         "config key video.loop_video = 'yes' is not allowed: it must be one of true, false, 'seamless'"),
         ({"music": {"device": "gpu"}},
          "config key music.device = 'gpu' is not allowed: it must be auto, cpu, mps, cuda or cuda:N"),
         ({"image": {"height": 100}}, "config key image.height = 100 is not allowed: it must be a multiple of 8"),
@@ -101,7 +101,8 @@ def test_given_values_are_kept_and_the_input_is_not_modified():
         ({"mix": {"thumbnail_image": 26}},
          "config key mix.thumbnail_image = 26 is not allowed: there are 25 images"),
         ({"mix": {"chapter_titles": "Track {number}"}},
-         "config key mix.chapter_titles = 'Track {number}' is not allowed: it may only use {track} and {modifier}"),
+         "config key mix.chapter_titles = 'Track {number}' is not allowed: it may only use {track}, {modifier} and "
+         "{prompt}"),
         ({"audio_clip": {"loudness_lufs": 3}},
          "config key audio_clip.loudness_lufs = 3 is not allowed: it must be at most 0"),
         ({"mix": {"audio_sample_rate": 32000}},
@@ -177,3 +178,15 @@ def test_snakemake_and_check_config_name_the_file_and_line_of_a_yaml_error(tmp_p
     result = snakemake(workdir, "--dry-run", timeout=60)
     assert result.returncode == 1
     assert "ai-beats: the config file config.yaml is not valid YAML at line" in result.stderr
+
+
+def test_the_open_licence_preset_is_a_valid_config_of_openly_licensed_models():
+    from aibeats.plan import Project
+
+    config = validate_config(merged_config([REPO / "config.yaml", REPO / "presets" / "open-licence.yaml"]), SCHEMA)
+    assert (config["music"]["backend"], config["video"]["backend"]) == ("ace_step", "wan")
+    assert [config[stage]["model_id"] for stage in ("music", "image", "video")] == [
+        "ACE-Step/acestep-v15-xl-turbo-diffusers", "black-forest-labs/FLUX.1-schnell",
+        "Wan-AI/Wan2.2-TI2V-5B-Diffusers"]
+    recipe = Project(config).planned_recipe("music", 1)
+    assert (recipe.backend, recipe.initial_duration) == ("ace_step", 30)

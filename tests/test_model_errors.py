@@ -160,7 +160,7 @@ def test_the_hub_errors_wrapped_by_the_model_libraries_are_found():
 
 
 def test_an_unknown_failure_keeps_its_type_and_first_line_and_logs_its_traceback(tmp_path, monkeypatch, capsys):
-    def out_of_memory(family, model_id, device, precision):
+    def out_of_memory(family, model_id, device, precision, offload):
         raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB\nmore details")
 
     monkeypatch.setattr(stages, "load_model", out_of_memory)

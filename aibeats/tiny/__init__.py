@@ -22,6 +22,7 @@ def seeded(make: Callable, seed: int = INIT_SEED):
 BUILDERS = {
     "musicgen": ("aibeats.tiny.musicgen:build_tiny_musicgen", {}),
     "musicgen-stereo": ("aibeats.tiny.musicgen:build_tiny_musicgen", {"channels": 2}),
+    "ace-step": ("aibeats.tiny.ace_step:build_tiny_ace_step", {}),
     "sdxl": ("aibeats.tiny.sdxl:build_tiny_sdxl", {}),
     "flux": ("aibeats.tiny.flux:build_tiny_flux", {}),
     "sd3": ("aibeats.tiny.sd3:build_tiny_sd3", {}),
