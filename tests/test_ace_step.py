@@ -149,17 +149,28 @@ def test_the_workflow_on_ace_step_makes_stereo_clips_and_mix_rerolls_and_settles
     second = run_ok(workdir, *configs)
     assert "Nothing to be done" in second.stdout + second.stderr and project_hashes(project) == made
 
-    # an ACE-Step setting shapes the music and what is made of it, not the pictures
-    (workdir / "edit.yaml").write_text(yaml.safe_dump({"music": {"bpm": 100}}))
-    planned = {rule for rule, _ in planned_jobs(workdir, *configs, "edit.yaml")}
-    assert planned == {"generate_track", "extend_track", "assemble_clip", "mix_clips", "write_review_page"}
-
+    # a deleted track is re-rolled, with its extension; the other track stays; then it settles
     (project / "music" / "track_2.wav").unlink()
-    run_ok(workdir, "music", *configs)
+    run_ok(workdir, "music", "music_continuation", *configs)
     rerolled = project_hashes(project)
     assert {name for name in made if name.startswith("music/") and rerolled[name] != made[name]} == {
-        "music/track_2.wav"}
+        "music/track_2.wav", "music/track_2_ext.wav"}
     assert read_recipe(project / "music" / "track_2.wav")["attempt"] == 1
+    again = run_ok(workdir, "music", "music_continuation", *configs)
+    assert "Nothing to be done" in again.stdout + again.stderr and project_hashes(project) == rerolled
+
+    # an ACE-Step setting remakes the music and what is made of it, not the pictures; then it settles
+    (workdir / "edit.yaml").write_text(yaml.safe_dump({"music": {"bpm": 100}}))
+    edited = (*configs, "edit.yaml")
+    planned = {rule for rule, _ in planned_jobs(workdir, *edited)}
+    assert planned == {"generate_track", "extend_track", "assemble_clip", "mix_clips", "write_review_page"}
+    run_ok(workdir, "music", "music_continuation", *edited)
+    remade = project_hashes(project)
+    assert {name for name in remade if remade[name] != rerolled[name]} == {
+        f"music/track_{i}{ext}.wav" for i in (1, 2) for ext in ("", "_ext")}
+    assert read_recipe(project / "music" / "track_1.wav")["bpm"] == 100
+    again = run_ok(workdir, "music", "music_continuation", *edited)
+    assert "Nothing to be done" in again.stdout + again.stderr and project_hashes(project) == remade
     inspected = run_module(workdir, "aibeats", "inspect", str(project / "music" / "track_1.wav"), timeout=60).stdout
-    assert "backend: ace_step" in inspected and "keyscale: A minor" in inspected and "bpm: 90" in inspected
+    assert "backend: ace_step" in inspected and "keyscale: A minor" in inspected and "bpm: 100" in inspected
     assert read_recipe(project / "music" / "track_1.wav")["initial_duration"] == 2
