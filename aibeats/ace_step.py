@@ -7,15 +7,11 @@ peak to -1 dBFS), so, as with MusicGen's re-encoded prompt, only the new part is
 window's own version of the track's end (aibeats.continuation.join_continuation).
 """
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from aibeats.continuation import join_continuation, plan_continuation_windows
-
-# As MusicGen's: the end of the track fades into the window's version of it.
-CROSSFADE_SECONDS = 0.05
+from aibeats.continuation import extend_by_windows
 
 
 @dataclass(frozen=True)
@@ -81,10 +77,6 @@ def generate_track(model: AceStepModel, prompt: str, seconds: float, settings: A
     return audio[:round(seconds * model.sampling_rate)]
 
 
-def _window_seed(seed: int, index: int) -> int:
-    return int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
-
-
 def extend_track(model: AceStepModel, prompt: str, track: np.ndarray, target_seconds: float,  # noqa: PLR0913
                  max_continuation_seconds: float, prompt_seconds: float, *, settings: AceStepSettings,
                  seed: int) -> np.ndarray:
@@ -93,19 +85,15 @@ def extend_track(model: AceStepModel, prompt: str, track: np.ndarray, target_sec
     import torch
 
     rate, hop = model.sampling_rate, model.hop
-    audio = np.asarray(track, dtype=np.float32)
-    windows = plan_continuation_windows(len(audio) / rate, target_seconds, max_continuation_seconds, prompt_seconds)
-    for index, window in enumerate(windows):
-        context = math.floor(window.prompt_seconds * rate / hop) * hop
-        if context == 0:
-            raise ValueError(f"a track of {len(audio)} samples is shorter than one ACE-Step frame ({hop} samples)")
-        new = math.ceil(window.new_seconds * rate / hop - 1e-6) * hop
-        source = np.concatenate([audio[-context:], np.zeros((new, audio.shape[1]), dtype=np.float32)])
+
+    def continue_window(context: np.ndarray, new_frames: int, window_seed: int) -> np.ndarray:
+        source = np.concatenate([context, np.zeros((new_frames * hop, context.shape[1]), dtype=np.float32)])
         # the repainted region starts on the context's last frame boundary: half a frame in, so that the
         # pipeline's rounding down lands on it
-        start = (context // hop + 0.5) / (rate / hop)
-        window_audio = _call(model, prompt, _window_seed(seed, index), settings, "",
-                             task_type="repaint", src_audio=torch.from_numpy(source.T.copy()),
-                             repainting_start=start, repainting_end=-1)
-        audio = join_continuation(audio, window_audio, context, round(CROSSFADE_SECONDS * rate))
-    return audio[:round(target_seconds * rate)]
+        start = (len(context) // hop + 0.5) / (rate / hop)
+        return _call(model, prompt, window_seed, settings, "", task_type="repaint",
+                     src_audio=torch.from_numpy(source.T.copy()), repainting_start=start, repainting_end=-1)
+
+    return extend_by_windows(track, rate, hop, target_seconds, max_continuation_seconds=max_continuation_seconds,
+                             prompt_seconds=prompt_seconds, seed=seed, model_name="ACE-Step",
+                             continue_window=continue_window)

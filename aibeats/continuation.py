@@ -1,5 +1,8 @@
-"""How to extend a track with MusicGen: the windowing arithmetic and the join, without a model."""
+"""How to extend a track window by window (MusicGen, ACE-Step): the windowing arithmetic, the loop and the join,
+without a model."""
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -8,6 +11,11 @@ import numpy as np
 # sliver of a window (a femtosecond short of the target) to generate.
 _SECONDS_TOLERANCE = 1e-9
 
+
+# How long the end of the track so far fades into the window's version of it (MusicGen's re-encoded prompt,
+# ACE-Step's re-synthesised context): long enough that the fade's own slope is inaudible, short enough to stay
+# within one note, so the two versions barely drift apart.
+CROSSFADE_SECONDS = 0.05
 
 # Every published MusicGen decodes 50 EnCodec frames per second; the mono models have 4 codebooks.
 MUSICGEN_FRAME_RATE = 50
@@ -79,3 +87,33 @@ def join_continuation(existing: np.ndarray, window_audio: np.ndarray, prompt_sam
                ).reshape(-1, *[1] * (existing.ndim - 1))  # one gain per sample, over every channel
     faded = existing[keep:] * (1 - fade_in) + window_audio[prompt_samples - crossfade_samples:prompt_samples] * fade_in
     return np.concatenate([existing[:keep], faded, window_audio[prompt_samples:]]).astype(np.float32)
+
+
+def window_seed(seed: int, index: int) -> int:
+    # Hashed rather than seed + index, so that window 1 of one track does not repeat window 0 of the next seed.
+    return int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
+
+
+# The loop's arithmetic and its model's window are given apart: keyword-only past the track and its format.
+def extend_by_windows(track: np.ndarray, rate: int, hop: int, target_seconds: float, *,  # noqa: PLR0913
+                      max_continuation_seconds: float, prompt_seconds: float, seed: int, model_name: str,
+                      continue_window: Callable[[np.ndarray, int, int], np.ndarray]) -> np.ndarray:
+    """The track continued until it lasts exactly target_seconds (cut to it if longer).
+
+    Each window hands `continue_window(context, new_frames, window's seed)` the last prompt_seconds of the audio
+    so far, in whole frames of hop samples, and gets back its own version of that context followed by new_frames
+    frames of new music; only the new part is kept, crossfaded on (join_continuation).
+    """
+    audio = np.asarray(track, dtype=np.float32)
+    frame_rate = rate / hop
+    windows = plan_continuation_windows(len(audio) / rate, target_seconds, max_continuation_seconds, prompt_seconds)
+    for index, window in enumerate(windows):
+        # Whole frames only: a codec pads a partial frame, and the re-made context would then be longer than the
+        # audio it stands for, shifting the new music against the track.
+        context = math.floor(window.prompt_seconds * rate / hop) * hop
+        if context == 0:
+            raise ValueError(f"a track of {len(audio)} samples is shorter than one {model_name} frame ({hop} samples)")
+        new_frames = math.ceil(window.new_seconds * frame_rate - 1e-6)
+        window_audio = continue_window(audio[-context:], new_frames, window_seed(seed, index))
+        audio = join_continuation(audio, window_audio, context, round(CROSSFADE_SECONDS * rate))
+    return audio[:round(target_seconds * rate)]

@@ -1,20 +1,15 @@
 """MusicGen: load a model, generate a track from a text prompt, extend a track window by window."""
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from transformers import AutoProcessor, MusicgenForConditionalGeneration
 
-from aibeats.continuation import join_continuation, plan_continuation_windows
+from aibeats.continuation import extend_by_windows
 from aibeats.devices import dtype_for
 from aibeats.errors import ConfigError
 from aibeats.music_backends import is_ace_step
-
-# How long the end of the track so far fades into the window's re-encoded prompt: long enough that the fade's
-# own slope is inaudible, short enough to stay within one note, so the two versions barely drift apart.
-CROSSFADE_SECONDS = 0.05
 
 
 @dataclass
@@ -90,11 +85,6 @@ def generate_track(model: MusicModel, prompt: str, n_tokens: int, seed: int) -> 
     return model.as_track(audio[0].float().cpu().numpy())
 
 
-def _window_seed(seed: int, index: int) -> int:
-    # Hashed rather than seed + index, so that window 1 of one track does not repeat window 0 of the next seed.
-    return int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
-
-
 def _continue_audio(model: MusicModel, prompt: str, audio_prompt: np.ndarray, new_frames: int, seed: int) -> np.ndarray:
     """The audio prompt, re-encoded by EnCodec, followed by new_frames of new music (float32, as a track)."""
     # the feature extractor takes (channels, samples), and one channel as 1-D
@@ -124,16 +114,9 @@ def extend_track(model: MusicModel, prompt: str, track: np.ndarray, target_secon
     Each window gives the last prompt_seconds of the audio so far as an audio prompt, with the text prompt.
     A track already longer than the target is cut to it.
     """
-    rate, hop = model.sampling_rate, model.samples_per_frame
-    audio = np.asarray(track, dtype=np.float32)
-    windows = plan_continuation_windows(len(audio) / rate, target_seconds, max_continuation_seconds, prompt_seconds)
-    for index, window in enumerate(windows):
-        # Whole codec frames only: EnCodec pads a partial frame, and the re-encoded prompt would then be longer
-        # than the audio it stands for, shifting the new music against the track.
-        prompt_samples = math.floor(window.prompt_seconds * rate / hop) * hop
-        if prompt_samples == 0:
-            raise ValueError(f"a track of {len(audio)} samples is shorter than one MusicGen frame ({hop} samples)")
-        new_frames = math.ceil(window.new_seconds * model.frame_rate - 1e-6)
-        window_audio = _continue_audio(model, prompt, audio[-prompt_samples:], new_frames, _window_seed(seed, index))
-        audio = join_continuation(audio, window_audio, prompt_samples, round(CROSSFADE_SECONDS * rate))
-    return audio[:round(target_seconds * rate)]
+    def continue_window(context: np.ndarray, new_frames: int, window_seed: int) -> np.ndarray:
+        return _continue_audio(model, prompt, context, new_frames, window_seed)
+
+    return extend_by_windows(track, model.sampling_rate, model.samples_per_frame, target_seconds,
+                             max_continuation_seconds=max_continuation_seconds, prompt_seconds=prompt_seconds,
+                             seed=seed, model_name="MusicGen", continue_window=continue_window)

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from aibeats.music import CROSSFADE_SECONDS, extend_track, generate_track, load_music_model
+from aibeats.continuation import CROSSFADE_SECONDS
+from aibeats.music import extend_track, generate_track, load_music_model
 from aibeats.tiny.musicgen import build_tiny_musicgen
 
 PROMPT = "lo-fi music with a soothing melody"
