@@ -19,6 +19,16 @@ def tiny_musicgen_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def tiny_musicgen_stereo_dir(tmp_path_factory):
+    return _tiny_model_dir(tmp_path_factory, "musicgen-stereo")
+
+
+@pytest.fixture(scope="session")
+def tiny_ace_step_dir(tmp_path_factory):
+    return _tiny_model_dir(tmp_path_factory, "ace-step")
+
+
+@pytest.fixture(scope="session")
 def tiny_sdxl_dir(tmp_path_factory):
     return _tiny_model_dir(tmp_path_factory, "sdxl")
 

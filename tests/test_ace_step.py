@@ -21,7 +21,6 @@ from aibeats.loudness import measure_file
 from aibeats.model_errors import ModelError, check_models_before_jobs
 from aibeats.music import load_music_model
 from aibeats.provenance import read_recipe
-from aibeats.tiny import build_tiny_model
 from aibeats.video_io import decode_audio, probe
 
 from workflow import GENERATED, REPO, copy_workflow, planned_jobs, run_module, run_ok
@@ -33,15 +32,8 @@ SETTINGS = AceStepSettings(inference_steps=2, bpm=90, keyscale="A minor", timesi
 
 
 @pytest.fixture(scope="module")
-def ace_step_dir(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("models") / "ace-step"
-    build_tiny_model("ace-step", folder)
-    return folder
-
-
-@pytest.fixture(scope="module")
-def model(ace_step_dir):
-    return load_music_model(str(ace_step_dir), "cpu")
+def model(tiny_ace_step_dir):
+    return load_music_model(str(tiny_ace_step_dir), "cpu")
 
 
 def digest(samples: np.ndarray) -> str:
@@ -86,13 +78,13 @@ def test_a_stereo_join_fades_each_channel_into_the_window_without_a_click():
     assert (steps <= 1.05 * sine_steps).all()
 
 
-def test_a_music_model_of_the_other_backend_is_refused_before_any_job(ace_step_dir, tiny_musicgen_dir):
-    config = validate_config({"music": {"backend": "musicgen", "model_id": str(ace_step_dir)}}, SCHEMA)
+def test_a_music_model_of_the_other_backend_is_refused_before_any_job(tiny_ace_step_dir, tiny_musicgen_dir):
+    config = validate_config({"music": {"backend": "musicgen", "model_id": str(tiny_ace_step_dir)}}, SCHEMA)
     with pytest.raises(ModelError) as raised:
         check_models_before_jobs(config, {"generate_track"}, "models/tiny")
     assert str(raised.value) == (
-        f"cannot load the music model {str(ace_step_dir)!r} (config key music.model_id): it is a AceStepPipeline, not "
-        "a model of music.backend musicgen; set music.model_id to one, or music.backend to ace_step")
+        f"cannot load the music model {str(tiny_ace_step_dir)!r} (config key music.model_id): it is a AceStepPipeline, "
+        "not a model of music.backend musicgen; set music.model_id to one, or music.backend to ace_step")
     config = validate_config({"music": {"backend": "ace_step", "model_id": str(tiny_musicgen_dir)}}, SCHEMA)
     with pytest.raises(ModelError, match="it is a musicgen, not a model of music.backend ace_step; set music.model_id "
                                          "to one, or music.backend to musicgen"):

@@ -9,22 +9,14 @@ import pytest
 
 from aibeats.errors import ConfigError
 from aibeats.music import extend_track, generate_track, load_music_model
-from aibeats.tiny import build_tiny_model
 
 PROMPT = "lo-fi music with a soothing melody"
 RATE = 32000
 
 
 @pytest.fixture(scope="module")
-def stereo_dir(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("models") / "musicgen-stereo"
-    build_tiny_model("musicgen-stereo", folder)
-    return folder
-
-
-@pytest.fixture(scope="module")
-def stereo_model(stereo_dir):
-    return load_music_model(str(stereo_dir), "cpu")
+def stereo_model(tiny_musicgen_stereo_dir):
+    return load_music_model(str(tiny_musicgen_stereo_dir), "cpu")
 
 
 def test_the_tiny_stereo_model_is_laid_out_like_musicgen_stereo(stereo_model):
@@ -55,10 +47,10 @@ def test_a_stereo_extension_lasts_exactly_the_target_stays_stereo_and_keeps_the_
     assert np.abs(new[:, 0] - new[:, 1]).mean() > 1e-3
 
 
-def test_a_decoder_and_processor_of_different_channels_are_refused_in_one_line(stereo_dir, tmp_path):
+def test_a_decoder_and_processor_of_different_channels_are_refused_in_one_line(tiny_musicgen_stereo_dir, tmp_path):
     odd = tmp_path / "odd"
     odd.mkdir()
-    for path in stereo_dir.iterdir():
+    for path in tiny_musicgen_stereo_dir.iterdir():
         (odd / path.name).write_bytes(path.read_bytes())
     settings = json.loads((odd / "processor_config.json").read_text())
     settings["feature_extractor"]["feature_size"] = 1
