@@ -95,29 +95,36 @@ class PromptedRecipe(Recipe):
     model_id: str
 
 
-@dataclass(frozen=True)
-class TrackRecipe(PromptedRecipe):
-    """A MusicGen track from the text prompt alone, initial_music_tokens long."""
+class _ByMusicBackend:
+    """What tracks and their extensions share: each track's prompt (music.prompts), and MusicGen's recipe or, where
+    music.backend (or a file's params) says ace_step, ACE-Step's."""
 
-    section: ClassVar[str] = "music"
-    initial_music_tokens: int
-    # The model's dtype (config `precision`); None: auto, as before the setting existed, so left out of params.
-    precision: str | None = None
+    # The recipe class of ACE-Step's kind of this item; None in ACE-Step's own classes.
+    ace_step: ClassVar[type | None] = None
 
     @classmethod
-    def build(cls, project: "Project", i: int, seed: int, attempt: int) -> "TrackRecipe | AceStepTrackRecipe":
+    def _kind(cls, backend: str | None) -> type:
+        return cls.ace_step if cls.ace_step is not None and backend == ACE_STEP else cls
+
+    @classmethod
+    def _computed(cls, music: dict) -> dict:
+        """Settings computed from the section, beyond the prompt."""
+        return {}
+
+    @classmethod
+    def build(cls, project: "Project", i: int, seed: int, attempt: int) -> "Recipe":
         music = project.config["music"]
-        if music["backend"] == ACE_STEP:
-            return AceStepTrackRecipe.build(project, i, seed, attempt)
-        return cls(**cls.from_section(music, seed, attempt, prompt=prompt_of_track(music, i)))
+        kind = cls._kind(music["backend"])
+        computed = {"prompt": prompt_of_track(music, i), **kind._computed(music)}
+        return kind(**kind.from_section(music, seed, attempt, **computed))
 
     @classmethod
-    def from_params(cls, params: dict) -> "TrackRecipe | AceStepTrackRecipe":
-        return AceStepTrackRecipe(**params) if params.get("backend") == ACE_STEP else cls(**params)
+    def from_params(cls, params: dict) -> "Recipe":
+        return cls._kind(params.get("backend"))(**params)
 
 
 @dataclass(frozen=True)
-class AceStepTrackRecipe(Recipe):
+class AceStepTrackRecipe(_ByMusicBackend, Recipe):
     """An ACE-Step track (music.backend ace_step) from text alone, initial_duration seconds long."""
 
     section: ClassVar[str] = "music"
@@ -135,14 +142,12 @@ class AceStepTrackRecipe(Recipe):
     precision: str | None = None
 
     @classmethod
-    def build(cls, project: "Project", i: int, seed: int, attempt: int) -> "AceStepTrackRecipe":
-        music = project.config["music"]
-        return cls(**cls.from_section(music, seed, attempt, prompt=prompt_of_track(music, i),
-                                      initial_duration=initial_seconds(music)))
+    def _computed(cls, music: dict) -> dict:
+        return {"initial_duration": initial_seconds(music)}
 
 
 @dataclass(frozen=True)
-class AceStepTrackExtRecipe(Recipe):
+class AceStepTrackExtRecipe(_ByMusicBackend, Recipe):
     """An ACE-Step track extended window by window, each repainting silence after the end of the music so far."""
 
     section: ClassVar[str] = "music"
@@ -159,33 +164,30 @@ class AceStepTrackExtRecipe(Recipe):
     timesignature: str | None = None
     precision: str | None = None
 
-    @classmethod
-    def build(cls, project: "Project", i: int, seed: int, attempt: int) -> "AceStepTrackExtRecipe":
-        music = project.config["music"]
-        return cls(**cls.from_section(music, seed, attempt, prompt=prompt_of_track(music, i)))
+
+@dataclass(frozen=True)
+class TrackRecipe(_ByMusicBackend, PromptedRecipe):
+    """A MusicGen track from the text prompt alone, initial_music_tokens long (or ACE-Step's, which it builds)."""
+
+    ace_step: ClassVar[type | None] = AceStepTrackRecipe
+    section: ClassVar[str] = "music"
+    initial_music_tokens: int
+    # The model's dtype (config `precision`); None: auto, as before the setting existed, so left out of params.
+    precision: str | None = None
 
 
 @dataclass(frozen=True)
-class TrackExtRecipe(PromptedRecipe):
-    """A track continued window by window, each with the end of the music so far as its audio prompt."""
+class TrackExtRecipe(_ByMusicBackend, PromptedRecipe):
+    """A track continued window by window, each with the end of the music so far as its audio prompt (or
+    ACE-Step's, which it builds)."""
 
+    ace_step: ClassVar[type | None] = AceStepTrackExtRecipe
     section: ClassVar[str] = "music"
     music_duration: float
     max_continuation_duration: float
     prompt_music_duration: float
     # The model's dtype (config `precision`); None: auto, as before the setting existed, so left out of params.
     precision: str | None = None
-
-    @classmethod
-    def build(cls, project: "Project", i: int, seed: int, attempt: int) -> "TrackExtRecipe | AceStepTrackExtRecipe":
-        music = project.config["music"]
-        if music["backend"] == ACE_STEP:
-            return AceStepTrackExtRecipe.build(project, i, seed, attempt)
-        return cls(**cls.from_section(music, seed, attempt, prompt=prompt_of_track(music, i)))
-
-    @classmethod
-    def from_params(cls, params: dict) -> "TrackExtRecipe | AceStepTrackExtRecipe":
-        return AceStepTrackExtRecipe(**params) if params.get("backend") == ACE_STEP else cls(**params)
 
 
 @dataclass(frozen=True)
