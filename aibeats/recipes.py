@@ -12,7 +12,7 @@ animation's, which earlier releases took from the config's own key order; `Video
 
 import re
 from dataclasses import dataclass, field, fields, replace
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from aibeats.items import (
     MAX_CHAPTER_TITLE,
@@ -30,11 +30,27 @@ from aibeats.items import (
 from aibeats.music_backends import ACE_STEP, initial_seconds
 from aibeats.video_backends import BACKENDS, animation_prompt
 
-if TYPE_CHECKING:
-    from aibeats.plan import Project
-
 # What YouTube shows a thumbnail at (16:9).
 THUMBNAIL_SIZE = (1280, 720)
+
+
+class Project(Protocol):
+    """What a recipe reads of its project (aibeats.plan.Project), named here so that this module need not import
+    the plan, which imports it."""
+
+    config: dict
+
+    @property
+    def crossfade_frames(self) -> int: ...
+
+    @property
+    def frames_per_animation(self) -> int: ...
+
+    def indices(self, stage: str) -> list[int]: ...
+
+    def file_name(self, stage: str, index: int) -> str: ...
+
+    def planned_recipe(self, stage: str, index: int) -> "Recipe": ...
 
 
 @dataclass(frozen=True)
@@ -49,7 +65,7 @@ class Recipe:
     section: ClassVar[str]
 
     @classmethod
-    def build(cls, project: "Project", index: int, seed: int, attempt: int) -> "Recipe":
+    def build(cls, project: Project, index: int, seed: int, attempt: int) -> "Recipe":
         """The recipe of item `index` from the config; stages whose settings are not all config keys override it."""
         return cls(**cls.from_section(project.config[cls.section], seed, attempt))
 
@@ -112,7 +128,7 @@ class _ByMusicBackend:
         return {}
 
     @classmethod
-    def build(cls, project: "Project", i: int, seed: int, attempt: int) -> "Recipe":
+    def build(cls, project: Project, i: int, seed: int, attempt: int) -> "Recipe":
         music = project.config["music"]
         kind = cls._kind(music["backend"])
         computed = {"prompt": prompt_of_track(music, i), **kind._computed(music)}
@@ -207,7 +223,7 @@ class ImageRecipe(PromptedRecipe):
     max_sequence_length: int | None = None
 
     @classmethod
-    def build(cls, project: "Project", j: int, seed: int, attempt: int) -> "ImageRecipe":
+    def build(cls, project: Project, j: int, seed: int, attempt: int) -> "ImageRecipe":
         image = project.config["image"]
         return cls(**cls.from_section(image, seed, attempt, prompt=prompt_of_image(image, j)))
 
@@ -239,7 +255,7 @@ class VideoRecipe(Recipe):
     key_order: tuple[str, ...] = field(default=(), compare=False, repr=False, metadata={"bookkeeping": True})
 
     @classmethod
-    def build(cls, project: "Project", j: int, seed: int, attempt: int) -> "VideoRecipe | KenBurnsRecipe":
+    def build(cls, project: Project, j: int, seed: int, attempt: int) -> "VideoRecipe | KenBurnsRecipe":
         if cls.model_free(project.config["video"]):
             return KenBurnsRecipe.build(project, j, seed, attempt)
         if project.config["video"]["backend"] in BACKENDS:
@@ -308,7 +324,7 @@ class PromptedVideoRecipe(Recipe):
     precision: str | None = None
 
     @classmethod
-    def build(cls, project: "Project", j: int, seed: int, attempt: int) -> "PromptedVideoRecipe":
+    def build(cls, project: Project, j: int, seed: int, attempt: int) -> "PromptedVideoRecipe":
         video = project.config["video"]
         backend = BACKENDS[video["backend"]]
         guidance = video["guidance_scale"] if video["guidance_scale"] is not None else backend.guidance_scale
@@ -335,7 +351,7 @@ class ClipRecipe(Recipe):
     animation_order: list[str] | None = None
 
     @classmethod
-    def build(cls, project: "Project", i: int, seed: int, attempt: int) -> "ClipRecipe":
+    def build(cls, project: Project, i: int, seed: int, attempt: int) -> "ClipRecipe":
         music, image, video = project.config["music"], project.config["image"], project.config["video"]
         loops = project.config["audio_clip"]["n_music_loops"]
         n_modifiers = len(image["prompt_modifiers"])
@@ -385,7 +401,7 @@ class MixRecipe(Recipe):
     height: int | None = None
 
     @classmethod
-    def build(cls, project: "Project", index: int, seed: int, attempt: int) -> "MixRecipe":
+    def build(cls, project: Project, index: int, seed: int, attempt: int) -> "MixRecipe":
         fps = project.config["video"]["video_fps"]
         crossfade_frames = project.crossfade_frames
         clips = [project.planned_recipe("audio_clip", i) for i in project.indices("audio_clip")]
@@ -423,7 +439,7 @@ class ChaptersRecipe(Recipe):
     mix_duration: float
 
     @classmethod
-    def build(cls, project: "Project", index: int, seed: int, attempt: int) -> "ChaptersRecipe":
+    def build(cls, project: Project, index: int, seed: int, attempt: int) -> "ChaptersRecipe":
         fps = project.config["video"]["video_fps"]
         modifiers = project.config["image"]["prompt_modifiers"]
         clip_frames = [project.planned_recipe("audio_clip", i).frames for i in project.indices("audio_clip")]
@@ -452,5 +468,5 @@ class ThumbnailRecipe(Recipe):
     height: int
 
     @classmethod
-    def build(cls, project: "Project", index: int, seed: int, attempt: int) -> "ThumbnailRecipe":
+    def build(cls, project: Project, index: int, seed: int, attempt: int) -> "ThumbnailRecipe":
         return cls(width=THUMBNAIL_SIZE[0], height=THUMBNAIL_SIZE[1], seed=seed, attempt=attempt)
