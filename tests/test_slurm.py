@@ -27,6 +27,7 @@ from workflow import copy_run, copy_workflow, demo_config
 REPO = Path(__file__).resolve().parent.parent
 SLURM_PROFILE = REPO / "profiles" / "slurm" / "config.yaml"
 TOY_WORKFLOW = Path(__file__).parent / "slurm" / "toy" / "Snakefile"
+QUICK_STATUS_CHECKS = Path(__file__).parent / "slurm" / "quick_status_checks.py"
 GPU_RULES = {stage.rule for stage in STAGES.values() if stage.needs_gpu}
 CPU_RULES = {stage.rule for stage in STAGES.values() if not stage.needs_gpu} | {TINY_MODEL_RULE, REVIEW_RULE}
 # Jobs here import torch and load tiny models: well under this, and two fit side by side on the node.
@@ -85,14 +86,15 @@ def local_profile(destination: Path) -> Path:
 def run_snakemake(workdir: Path, cluster: LocalSlurmCluster, *args: str, timeout_s: int) -> float:
     """Runs snakemake to the end and returns its wall time; kills its process group once past the timeout.
 
-    The SLURM plugin can wait forever when status checks fail, and ignores SIGTERM meanwhile.
+    The SLURM plugin can wait forever when status checks fail, and ignores SIGTERM meanwhile. Its status checks
+    come at most seconds apart here (slurm/quick_status_checks.py).
     """
     venv_bin = str(Path(sys.executable).parent)
     env = {**cluster.env, "PATH": f"{venv_bin}{os.pathsep}{cluster.env['PATH']}"}
     log = workdir / "snakemake.log"
     started = time.monotonic()
     with log.open("w") as output:
-        process = subprocess.Popen([sys.executable, "-m", "snakemake", *args], cwd=workdir, env=env,
+        process = subprocess.Popen([sys.executable, str(QUICK_STATUS_CHECKS), *args], cwd=workdir, env=env,
                                    stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
         try:
             returncode = process.wait(timeout=timeout_s)
