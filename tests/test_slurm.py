@@ -171,7 +171,7 @@ def test_toy_workflow_bundles_gpu_jobs_and_asks_gpu_only_for_them(local_slurm, t
 def expected_demo_outputs(config: dict) -> list[str]:
     root = f"{config['project_dir']}/{config['project_name']}"
     tracks = range(1, config["music"]["n_music"] + 1)
-    images = range(1, config["image"]["n_images"] + 1)
+    images = range(1, config["image"]["n_images"] * len(config["image"]["prompt_modifiers"]) + 1)
     return ([f"{root}/music/track_{i}.wav" for i in tracks] + [f"{root}/music/track_{i}_ext.wav" for i in tracks]
             + [f"{root}/images/img_{j}.png" for j in images] + [f"{root}/animations/anim_{j}.mp4" for j in images]
             + [f"{root}/clips/clip_{i}.mp4" for i in tracks])
@@ -181,11 +181,14 @@ def expected_demo_outputs(config: dict) -> list[str]:
 def test_demo_runs_on_slurm_with_gpus_for_model_rules_only(local_slurm, tmp_path):
     workdir = copy_workflow(tmp_path / "repo")
     profile = local_profile(tmp_path / "profile")
+    # One image per prompt modifier: every rule and every bundle still runs, in half the node's time.
+    (workdir / "fewer-images.yaml").write_text(yaml.safe_dump({"image": {"n_images": 1}}))
     elapsed = run_snakemake(workdir, local_slurm, "--profile", str(profile),
-                            "--configfile", "profiles/demo/demo-config.yaml", timeout_s=540)
+                            "--configfile", "profiles/demo/demo-config.yaml", "fewer-images.yaml", timeout_s=540)
     print(f"demo workflow through the SLURM plugin: {elapsed:.1f} s")
 
     config = demo_config()
+    config["image"]["n_images"] = 1
     missing = [path for path in expected_demo_outputs(config) if not (workdir / path).is_file()]
     assert not missing
 
