@@ -87,7 +87,7 @@ def run_snakemake(workdir: Path, cluster: LocalSlurmCluster, *args: str, timeout
     """Runs snakemake to the end and returns its wall time; kills its process group once past the timeout.
 
     The SLURM plugin can wait forever when status checks fail, and ignores SIGTERM meanwhile. Its status checks
-    come at most seconds apart here (slurm/quick_status_checks.py).
+    come at most STATUS_CHECK_SECONDS apart here (slurm/quick_status_checks.py).
     """
     venv_bin = str(Path(sys.executable).parent)
     env = {**cluster.env, "PATH": f"{venv_bin}{os.pathsep}{cluster.env['PATH']}"}
@@ -182,13 +182,14 @@ def test_demo_runs_on_slurm_with_gpus_for_model_rules_only(local_slurm, tmp_path
     workdir = copy_workflow(tmp_path / "repo")
     profile = local_profile(tmp_path / "profile")
     # One image per prompt modifier: every rule and every bundle still runs, in half the node's time.
-    (workdir / "fewer-images.yaml").write_text(yaml.safe_dump({"image": {"n_images": 1}}))
+    fewer_images = {"n_images": 1}
+    (workdir / "fewer-images.yaml").write_text(yaml.safe_dump({"image": fewer_images}))
     elapsed = run_snakemake(workdir, local_slurm, "--profile", str(profile),
                             "--configfile", "profiles/demo/demo-config.yaml", "fewer-images.yaml", timeout_s=540)
     print(f"demo workflow through the SLURM plugin: {elapsed:.1f} s")
 
     config = demo_config()
-    config["image"]["n_images"] = 1
+    config["image"].update(fewer_images)
     missing = [path for path in expected_demo_outputs(config) if not (workdir / path).is_file()]
     assert not missing
 
