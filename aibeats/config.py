@@ -7,11 +7,12 @@ import jsonschema
 import yaml
 
 from aibeats.continuation import initial_track_seconds
+from aibeats.devices import device_slots, repeated_gpus
 from aibeats.errors import ConfigError
 from aibeats.image_families import family_of_model
 from aibeats.items import SEAMLESS_LOOP
 from aibeats.music_backends import initial_from_duration, initial_seconds
-from aibeats.pipeline import attempts_pattern
+from aibeats.pipeline import STAGES, attempts_pattern
 from aibeats.video_backends import BACKENDS, frame_count_error
 
 # Models under this folder are built by the workflow itself (rules/tiny_models.smk), so they may not exist yet.
@@ -112,7 +113,7 @@ def _what_is_allowed(error: jsonschema.ValidationError) -> str:
         return "it must be one of " + ", ".join(_yaml_word(v) for v in rule)
     if error.validator == "minItems":
         return f"it must list at least {rule} entr{'y' if rule == 1 else 'ies'}"
-    if error.validator in ("pattern", "not") and "description" in error.schema:
+    if error.validator in ("pattern", "not", "anyOf") and "description" in error.schema:
         return f"it must be {error.schema['description']}"
     return _ALLOWED.get(error.validator, "{message}").format(rule=rule, message=error.message)
 
@@ -146,6 +147,23 @@ def _check_model_folders(config: dict) -> None:
             raise ConfigError(
                 f"config key {section}.model_id = {model_id!r} is not allowed: there is no such folder (seen from "
                 f"{Path.cwd()}); give a Hugging Face model id like owner/name, or the folder of a saved model")
+
+
+def _check_devices(config: dict) -> None:
+    """A GPU listed twice for one stage would load its model twice into one card's memory."""
+    for section in ("music", "image", "video"):
+        device = config[section]["device"]
+        if repeated := repeated_gpus(device_slots(device)):
+            raise ConfigError(
+                f"config key {section}.device = {device!r} is not allowed: {' and '.join(repeated)} would be listed "
+                "twice (auto stands for every GPU); list each GPU once (only cpu may repeat, one CPU worker each)")
+
+
+def model_slots(config: dict) -> int:
+    """How many device slots the model stages use between them: the `gpu` resource's default, as many model
+    jobs at once as there are slots."""
+    sections = {STAGES[stage].config_section for stage in STAGES if STAGES[stage].uses_model(config)}
+    return max(1, len({slot for section in sections for slot in device_slots(config[section]["device"])}))
 
 
 def _check_image_family(image: dict) -> None:
@@ -282,6 +300,7 @@ def validate_config(config: dict, schema_path: str | Path) -> dict:
         filled = preview_of(filled)
     _check_relations(filled, _validated_defaults(validator))
     _check_model_folders(filled)
+    _check_devices(filled)
     _check_image_family(filled["image"])
     _check_video_backend(filled["video"])
     return filled

@@ -3,6 +3,10 @@
 The device is resolved without importing torch: a job that hands its item to a warm worker must stay thin,
 and the worker's name carries the resolved device, so `auto`, `cuda` and `cuda:0` resolve to one name and
 share one worker on a one-GPU machine.
+
+A stage's `device` gives it one slot or several (device_slots): `auto` is every visible GPU, and a list names
+them (`[cuda:0, cuda:2]`, or `[cpu, cpu]` for two CPU workers of one model). Its jobs spread over the slots, one
+worker per (model, slot) (aibeats.workers.locks).
 """
 
 import importlib.util
@@ -10,6 +14,8 @@ import os
 import platform
 import re
 import sys
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,16 +38,47 @@ def resolve_device(requested: str) -> str:
     Apple silicon Mac, then the CPU.
     """
     if requested == "auto":
-        requested = _best_device()
+        requested = _best_devices()[0]
     return "cuda:0" if requested == "cuda" else requested
 
 
-def _best_device() -> str:
-    if _gpu_visible(_torch_gpu_platform()):
-        return "cuda:0"
+def _best_devices() -> list[str]:
+    """What auto means: every visible GPU, else Apple's GPU, else the CPU."""
+    if gpus := _visible_gpus(_torch_gpu_platform()):
+        return [f"cuda:{index}" for index in range(gpus)]
     if sys.platform == "darwin" and platform.machine() == "arm64":
-        return "mps"
-    return "cpu"
+        return ["mps"]
+    return ["cpu"]
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One place where a model's jobs run: a resolved device, and which listing of it (only cpu may be listed
+    more than once: a GPU's memory holds one worker of a model)."""
+
+    device: str
+    replica: int = 0
+
+    def __str__(self) -> str:
+        return self.device + (f"#{self.replica}" if self.replica else "")
+
+
+def device_slots(requested: str | list[str]) -> list[Slot]:
+    """The slots of a stage's config `device`: one name or a list of them, where auto stands for every visible
+    GPU (else mps, else cpu)."""
+    names = [requested] if isinstance(requested, str) else requested
+    devices = [device for name in names for device in (_best_devices() if name == "auto" else [resolve_device(name)])]
+    listed: Counter = Counter()
+    slots = []
+    for device in devices:
+        slots.append(Slot(device, listed[device]))
+        listed[device] += 1
+    return slots
+
+
+def repeated_gpus(slots: list[Slot]) -> list[str]:
+    """The GPUs (or mps) listed more than once among slots, which a config may not do."""
+    return sorted({slot.device for slot in slots if slot.replica and slot.device != "cpu"})
 
 
 def _torch_gpu_platform() -> str | None:
@@ -58,14 +95,27 @@ def _torch_gpu_platform() -> str | None:
     return match[1] if match else None
 
 
-def _gpu_visible(gpu_platform: str | None) -> bool:
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    # An empty list or an invalid first entry (the usual "-1") hides every GPU from CUDA.
-    if gpu_platform is None or (visible is not None and (not visible.strip() or visible.strip().startswith("-"))):
-        return False
+def _visible_gpus(gpu_platform: str | None) -> int:
+    """How many GPUs the installed torch would see: those the driver shows, or those CUDA_VISIBLE_DEVICES lists
+    of them (as SLURM sets it in an allocation)."""
+    if gpu_platform is None:
+        return 0
     if gpu_platform == "hip":
-        return ROCM_DEVICE.exists()
-    return (NVIDIA_GPUS.is_dir() and any(NVIDIA_GPUS.iterdir())) or NVIDIA_DEVICE.exists()
+        # ROCm shows no count without its tools: one GPU unless CUDA_VISIBLE_DEVICES lists more.
+        present = 1 if ROCM_DEVICE.exists() else 0
+    else:
+        present = len(list(NVIDIA_GPUS.iterdir())) if NVIDIA_GPUS.is_dir() else 0
+        present = present or (1 if NVIDIA_DEVICE.exists() else 0)
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is None or not present:
+        return present
+    # CUDA takes the entries up to the first invalid one: an empty list or the usual "-1" hides every GPU.
+    listed = 0
+    for entry in visible.split(","):
+        if not entry.strip() or entry.strip().startswith("-"):
+            break
+        listed += 1
+    return listed if gpu_platform == "hip" else min(listed, present)
 
 
 def use_threads(threads: int | None) -> int:

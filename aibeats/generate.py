@@ -10,7 +10,7 @@ from aibeats.recipes import Recipe
 # A job's facts come from three places (its recipe and paths, the config's device, the worker settings): past
 # the item itself they are keyword-only.
 def generate(stage: str, recipe: Recipe, inputs: dict, output: str | Path, history_dir: str | Path, *,  # noqa: PLR0913
-             device: str, workers: dict, workers_dir: str | Path, threads: int | None = None,
+             device: str | list[str], workers: dict, workers_dir: str | Path, threads: int | None = None,
              store: dict | None = None, offload: str = "none") -> None:
     """Make the output of one generating stage (music, music_continuation, image or video).
 
@@ -39,10 +39,14 @@ def generate(stage: str, recipe: Recipe, inputs: dict, output: str | Path, histo
         print(f"made by the {family} worker; its log: {log}")
         return
 
-    from aibeats.devices import resolve_device, use_threads
+    from aibeats.devices import device_slots, use_threads
     from aibeats.model_errors import load_model_or_explain
     from aibeats.stages import MAKERS
+    from aibeats.workers.locks import hold_slot
 
-    use_threads(threads)
-    model = load_model_or_explain(family, recipe.model_id, resolve_device(device), precision, offload)
-    MAKERS[stage](model, recipe, inputs, Path(output), Path(history_dir))
+    slots = device_slots(device)
+    # The slot's lock, as a worker's job holds it: one model job at a time per device, whichever stage it is of.
+    with hold_slot(Path(workers_dir), slots, warm=()) as index:
+        use_threads(threads)
+        model = load_model_or_explain(family, recipe.model_id, slots[index].device, precision, offload)
+        MAKERS[stage](model, recipe, inputs, Path(output), Path(history_dir))

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aibeats.atomic import atomic_path
+from aibeats.devices import Slot, device_slots
 from aibeats.errors import AiBeatsError
 from aibeats.pipeline import STAGES
 from aibeats.recipes import Recipe
@@ -116,7 +117,10 @@ class PlannedItem:
     output: str
     recipe: dict
     inputs: dict
-    device: str
+    device: str | list[str]  # the config's, as it gives a stage one slot or several
+
+    def devices(self) -> list[str]:
+        return [self.device] if isinstance(self.device, str) else self.device
 
     def input_paths(self) -> list[Path]:
         return [Path(path) for value in self.inputs.values()
@@ -134,11 +138,13 @@ class Candidate:
 
 
 class LookAhead:
-    """What one worker makes ahead: the items of its own model (family, model id, precision, device) in the plan
-    of the workflow run it serves."""
+    """What one worker makes ahead: the items of its own model (family, model id, precision) on its slot in the
+    plan of the workflow run it serves. A model with several slots shares its items out among its workers,
+    every k-th to the k-th slot, so that no two of them make the same item; a job then claims its item from the
+    store whichever slot it takes."""
 
-    def __init__(self, family: str, model_id: str, precision: str, device: str, workers_dir: Path):
-        self.family, self.model_id, self.precision, self.device = family, model_id, precision, device
+    def __init__(self, family: str, model_id: str, precision: str, slot: Slot, workers_dir: Path):
+        self.family, self.model_id, self.precision, self.slot = family, model_id, precision, slot
         self.workers_dir = Path(workers_dir)
         self.workflow: tuple | None = None
         self.items: list[PlannedItem] = []
@@ -166,16 +172,15 @@ class LookAhead:
             return  # no plan: a dry run's job, a run without hooks, a job run by hand
         if tuple(plan["workflow"]) != self.workflow:
             return  # an earlier process's, with the same pid
-        from aibeats.devices import resolve_device
-
         self.planned_at, self.made_in_run = plan["written"], set(plan["outputs"])
         items = [PlannedItem(**fields) for fields in plan["items"]]
-        # Resolved once per name: a plan names the config's few devices thousands of times.
-        devices = {item.device: resolve_device(item.device) for item in items}
-        self.items = [item for item in items if STAGES[item.stage].family == self.family
-                      and item.recipe.get("model_id") == self.model_id
-                      and (item.recipe.get("precision") or "auto") == self.precision
-                      and devices[item.device] == self.device]
+        ours = [item for item in items if STAGES[item.stage].family == self.family
+                and item.recipe.get("model_id") == self.model_id
+                and (item.recipe.get("precision") or "auto") == self.precision]
+        # Resolved once per setting: a plan names the config's few devices thousands of times.
+        slots = {setting: device_slots(list(setting)) for setting in {tuple(item.devices()) for item in ours}}
+        shared = [(item, slots[tuple(item.devices())]) for item in ours if self.slot in slots[tuple(item.devices())]]
+        self.items = [item for number, (item, of) in enumerate(shared) if number % len(of) == of.index(self.slot)]
 
     def stop(self) -> None:
         """Make nothing more ahead for the run being served (its plan is read again for the next run)."""

@@ -3,7 +3,7 @@ import sys
 from pathlib import Path
 
 from aibeats.collector import collect_less_while_planning
-from aibeats.config import TINY_MODELS_DIR, validate_config
+from aibeats.config import TINY_MODELS_DIR, model_slots, validate_config
 from aibeats.errors import AiBeatsError, ConfigError
 from aibeats.look_ahead import check_other_runs, remove_plan, write_plan
 from aibeats.model_errors import check_models_before_jobs
@@ -40,6 +40,11 @@ if workflow.is_main_process:
             print(note, file=sys.stderr)
     except AiBeatsError as error:
         sys.exit(f"ai-beats: {error}")
+# As many model jobs at once as the model stages have device slots (`device: auto` is every GPU), each job on a
+# free slot (aibeats.workers.locks); `--resources gpu=N` says otherwise.
+MODEL_SLOTS = model_slots(config)
+if "gpu" not in workflow.global_resources:
+    workflow.register_resource("gpu", MODEL_SLOTS)
 REVIEW_PAGE = f"{ROOT}/review.html"
 REVIEW_REPORT_FOLDER = f"{ROOT}/report/review"
 
@@ -80,16 +85,18 @@ def targets_of(stage):
 
 
 def gpus_of(stage):
-    """One GPU for a stage whose items load a model; profiles/default limits all of them to gpu=1 at a time."""
+    """One device slot for a stage whose items load a model; the gpu resource holds one per slot."""
     return 1 if STAGES[stage].uses_model(config) else 0
 
 
 def threads_of(stage):
-    """Every core for a stage whose items load a model: its jobs run one at a time per GPU anyway, and on a
-    CPU torch computes on the threads it is given. Every core for the mix too, which encodes its pieces side by
-    side and comes last. One for the rest. On SLURM the profile sets them per rule to the allocation's
-    cpus_per_task."""
-    return workflow.cores if STAGES[stage].uses_model(config) or STAGES[stage].parallel else 1
+    """For a stage whose items load a model, the cores shared out among the device slots: its jobs run one at a
+    time per slot anyway, and on a CPU torch computes on the threads it is given. Every core for the mix too,
+    which encodes its pieces side by side and comes last. One for the rest. On SLURM the profile sets them per
+    rule to the allocation's cpus_per_task."""
+    if STAGES[stage].uses_model(config):
+        return max(1, workflow.cores // MODEL_SLOTS)
+    return workflow.cores if STAGES[stage].parallel else 1
 
 
 def env_of(stage):

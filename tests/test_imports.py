@@ -1,5 +1,6 @@
-"""The package's modules import each other without circles, counting every import: at the top, inside functions
-and under TYPE_CHECKING (a circle there still ties the modules' designs together)."""
+"""The package's shape: its modules import each other without circles, counting every import (at the top,
+inside functions and under TYPE_CHECKING: a circle there still ties the modules' designs together), and no
+function is over 50 lines."""
 
 import ast
 from graphlib import CycleError, TopologicalSorter
@@ -42,3 +43,13 @@ def test_the_package_imports_without_circles():
 def test_an_import_under_type_checking_counts():
     tree = ast.parse("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from aibeats.plan import Project\n")
     assert "aibeats.plan" in imported_names(tree)
+
+
+def test_no_function_of_the_package_is_over_50_lines():
+    longest = {}
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                longest[f"{module_name(path)}.{node.name}"] = node.end_lineno - node.lineno + 1
+    assert "aibeats.workers.client.request_item" in longest
+    assert {name: lines for name, lines in longest.items() if lines > 50} == {}

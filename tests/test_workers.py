@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from aibeats import devices, workers
+from aibeats import devices
 from aibeats.audio import read_wav
 from aibeats.devices import resolve_device
 from aibeats.errors import MediaError
@@ -30,6 +30,9 @@ from aibeats.generate import generate
 from aibeats.model_errors import ModelError
 from aibeats.recipes import TrackExtRecipe, TrackRecipe
 from aibeats.workers import Worker, WorkerError, request_item, stop_workers
+from aibeats.workers.identity import key_path
+from aibeats.workers.locks import hold_device
+from aibeats.workers.server import _write_key
 
 REPO = Path(__file__).resolve().parent.parent
 SETTINGS = {"enabled": True, "idle_timeout": 60, "start_timeout": 120, "models_fit_together": False}
@@ -127,7 +130,7 @@ def test_one_worker_makes_many_items_identical_to_in_process(tmp_path, tiny_musi
 
     assert stop_workers(tmp_path / ".workers") == 1
     assert not worker_path(tmp_path, tiny_musicgen_id).exists()
-    assert not workers.key_path(worker_path(tmp_path, tiny_musicgen_id)).exists()
+    assert not key_path(worker_path(tmp_path, tiny_musicgen_id)).exists()
 
 
 def test_a_thin_client_job_on_auto_uses_the_cpu_worker_without_importing_torch(tmp_path, tiny_musicgen_id):
@@ -154,7 +157,7 @@ def test_a_thin_client_job_on_auto_uses_the_cpu_worker_without_importing_torch(t
 def test_a_worker_refuses_strangers_and_other_workdirs_and_goes_on_serving(tmp_path, tiny_musicgen_id):
     request(tmp_path, tiny_musicgen_id, "a.wav")
     path = worker_path(tmp_path, tiny_musicgen_id)
-    assert (path.stat().st_mode & 0o777, workers.key_path(path).stat().st_mode & 0o777) == (0o600, 0o600)
+    assert (path.stat().st_mode & 0o777, key_path(path).stat().st_mode & 0o777) == (0o600, 0o600)
 
     with pytest.raises(AuthenticationError):
         Client(str(path), family="AF_UNIX", authkey=b"not the key")
@@ -190,18 +193,18 @@ def test_a_stale_socket_is_replaced_and_an_idle_worker_exits(tmp_path, tiny_musi
     stale = socket.socket(socket.AF_UNIX)
     stale.bind(str(path))
     stale.close()  # the file stays, nobody listens: like a worker killed with SIGKILL
-    workers.key_path(path).write_bytes(b"the dead worker's key")
+    key_path(path).write_bytes(b"the dead worker's key")
     request(tmp_path, tiny_musicgen_id, "a.wav", settings={**SETTINGS, "idle_timeout": 1})
     assert (tmp_path / "a.wav").exists()
     wait_until(lambda: not path.exists(), timeout=30)
-    assert not workers.key_path(path).exists()
+    assert not key_path(path).exists()
     assert "idle for 1.0 s after 1 requests: exiting" in worker_log(tmp_path)
 
 
 def fake_dying_worker(path: Path, deaths: int) -> threading.Thread:
     """A worker that takes `deaths` requests and closes each without an answer, then disappears."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    listener = Listener(str(path), family="AF_UNIX", authkey=workers._write_key(path))
+    listener = Listener(str(path), family="AF_UNIX", authkey=_write_key(path))
 
     def serve():
         for death in range(1, deaths + 1):
@@ -251,7 +254,7 @@ def test_a_worker_exits_within_seconds_of_its_workflow_being_killed_even_mid_req
         snakemake.kill()  # SIGKILL: no hooks run; and not yet collected, so a zombie for now
         assert wait_until(lambda: process_gone(worker), timeout=10) < 10
         path = worker_path(tmp_path, tiny_musicgen_id)
-        assert not path.exists() and not workers.key_path(path).exists()
+        assert not path.exists() and not key_path(path).exists()
         # the job's client does not start a worker for a workflow that is gone
         client.join(timeout=10)
         assert [str(error) for error in errors] == [
@@ -312,7 +315,7 @@ def test_a_missing_model_folder_fails_the_job_in_one_line(tmp_path):
 def test_a_starting_worker_asks_the_gpu_holder_to_exit_and_waits_for_it(tmp_path):
     """Exclusive devices: the holder gets a shutdown request, and the device is taken once it lets go."""
     holder_socket = tmp_path / "holder.sock"
-    listener = Listener(str(holder_socket), family="AF_UNIX", authkey=workers._write_key(holder_socket))
+    listener = Listener(str(holder_socket), family="AF_UNIX", authkey=_write_key(holder_socket))
     lock_path = tmp_path / f"device-cuda:0-{socket.gethostname()}.lock"
     holder_lock = open(lock_path, "w")  # noqa: SIM115 - released by the fake holder
     fcntl.flock(holder_lock, fcntl.LOCK_EX)
@@ -330,7 +333,7 @@ def test_a_starting_worker_asks_the_gpu_holder_to_exit_and_waits_for_it(tmp_path
     thread = threading.Thread(target=holder, daemon=True)
     thread.start()
     started = time.monotonic()
-    lock = workers._hold_device(tmp_path, "cuda:0")
+    lock = hold_device(tmp_path, "cuda:0")
     assert asked == [{"op": "shutdown"}]
     assert time.monotonic() - started >= 0.3
     lock.close()
@@ -430,6 +433,6 @@ def test_concurrent_jobs_in_a_deep_project_folder_start_one_worker(tmp_path, tin
         job.join()
     assert all((project / f"{n}.wav").exists() for n in range(3))
     assert len(started_workers(project)) == 1
-    assert workers.key_path(path).exists()
+    assert key_path(path).exists()
     assert stop_workers(project / ".workers") == 1
-    assert not path.exists() and not workers.key_path(path).exists()
+    assert not path.exists() and not key_path(path).exists()

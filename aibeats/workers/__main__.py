@@ -1,0 +1,3 @@
+from aibeats.workers.server import main
+
+main()
