@@ -1,5 +1,5 @@
 """`python -m bench [names...]`: run the benchmarks (all but the slow ones by default), print a table, update
-bench/out/results.json."""
+bench/out/results.json. `python -m bench gpu [--dry-run]`: the GPU check (bench/gpu/README.md)."""
 
 import argparse
 import datetime
@@ -37,6 +37,12 @@ def print_table(results: dict[str, list[Measurement]]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["gpu"]:
+        # A command of its own: it runs on a GPU machine with options of its own, and writes under $OUT.
+        from bench.gpu import main as gpu_main
+
+        return gpu_main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("names", nargs="*", metavar="NAME",
                         help=f"benchmarks to run, of: {', '.join(BENCHMARKS)} (default: all but "

@@ -1,0 +1,64 @@
+"""The GPU check (bench/gpu) stays ready for the day a GPU is lent: its dry run on the CPU with the tiny models
+goes through every stage and precision and writes its table, a budget stops it from starting what would not
+fit, and the full-size models it builds on the GPU are the published architectures (built here on the meta
+device: the same code, no memory)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def check(out: Path, *options: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "bench", "gpu", "--dry-run", "--out", str(out), *options],
+                          cwd=REPO, capture_output=True, text=True, timeout=600)
+
+
+def test_the_dry_run_measures_every_model_in_two_precisions_and_writes_its_table(tmp_path):
+    completed = check(tmp_path)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    report = json.loads((tmp_path / "results.json").read_text())
+    assert [(r["model"], r["precision"]) for r in report["results"]] == [
+        (model, precision) for model in ("sdxl", "svd", "musicgen") for precision in ("fp32", "bf16")]
+    assert all(r["skipped"] is None and r["finite"] is True for r in report["results"])
+    items = {(r["model"], item) for r in report["results"] for item in r["seconds_per_item"]}
+    assert items == {("sdxl", "image 128x64, 2 steps"), ("svd", "animation 128x64, 4 frames, 2 steps"),
+                     ("musicgen", "track, 103 tokens"), ("musicgen", "continuation, one 1 s window")}
+    assert all(seconds > 0 for r in report["results"] for seconds in r["seconds_per_item"].values())
+    assert all(isinstance(r["batch_equals_single"], bool) for r in report["results"] if r["model"] == "sdxl")
+    table = (tmp_path / "results.md").read_text().splitlines()
+    assert table[2].startswith("| model | precision | item | s per item |")
+    assert len([line for line in table if line.startswith(("| sdxl", "| svd", "| musicgen"))]) == 8
+    assert report["environment"]["device"] == "cpu"
+
+
+def test_a_spent_budget_starts_nothing_more_and_fails_the_call(tmp_path):
+    completed = check(tmp_path, "--budget", "0", "--models", "sdxl")
+    assert completed.returncode == 1
+    results = json.loads((tmp_path / "results.json").read_text())["results"]
+    assert [(r["model"], r["skipped"].startswith("not started at")) for r in results] == [("sdxl", True)] * 2
+
+
+@pytest.mark.parametrize("family", ["sdxl", "svd", "musicgen"])
+def test_the_models_built_on_the_gpu_are_the_published_architectures(family, tmp_path):
+    import torch
+
+    from aibeats.realsize import count_parameters
+    from bench.gpu.models import full_size_model
+
+    model = full_size_model(family, "meta", torch.float16, tmp_path)
+    if family == "musicgen":
+        assert (model.sampling_rate, model.frame_rate, model.channels) == (32000, 50, 1)
+        assert model.model.generation_config.guidance_scale == 3.0
+        assert model.model.decoder.dtype == torch.float16 and model.model.audio_encoder.dtype == torch.float32
+        assert sum(p.numel() for p in model.model.parameters()) == count_parameters(family)["total"]
+        return
+    expected = {"sdxl": "StableDiffusionXLPipeline", "svd": "StableVideoDiffusionPipeline"}[family]
+    assert type(model).__name__ == expected
+    for part, parameters in count_parameters(family).items():
+        component = getattr(model, part)
+        assert (sum(p.numel() for p in component.parameters()), component.dtype) == (parameters, torch.float16)
