@@ -26,6 +26,8 @@ MIX_RELEASE = Path(__file__).parent / "fixtures" / "release-f4f9814.tar.gz"
 # The release before the mix was made piece by piece (issue 23) and the picture and music backends came (issues 20
 # and 21): the same `git archive` of 73c619b, with report/.
 PIECEWISE_MIX_RELEASE = Path(__file__).parent / "fixtures" / "release-73c619b.tar.gz"
+# The release before device slots (issue 22: every GPU, the workers split), the same `git archive` of 79d9ee5.
+SINGLE_SLOT_RELEASE = Path(__file__).parent / "fixtures" / "release-79d9ee5.tar.gz"
 
 
 def checkout(release: Path, destination: Path) -> Path:
@@ -116,8 +118,10 @@ def test_a_project_made_by_the_release_with_the_mix_only_gains_its_review_page(t
     assert planned_jobs(workdir) == set()
 
 
-def test_a_project_made_before_the_piecewise_mix_plans_nothing_and_keeps_every_byte(tmp_path):
-    previous = checkout(PIECEWISE_MIX_RELEASE, tmp_path / "previous")
+@pytest.mark.parametrize("release", [PIECEWISE_MIX_RELEASE, SINGLE_SLOT_RELEASE], ids=["piecewise mix", "slots"])
+def test_a_project_made_before_plans_nothing_and_keeps_every_byte(tmp_path, release):
+    """Before the piecewise mix and the new backends (73c619b), and before device slots (79d9ee5)."""
+    previous = checkout(release, tmp_path / "previous")
     run_ok(previous)
     made_before = file_hashes(previous)
     workdir = upgraded_copy(previous, tmp_path / "repo")
