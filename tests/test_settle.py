@@ -144,16 +144,6 @@ def test_forcing_a_rule_remakes_the_same_variants_byte_for_byte(demo_copy):
     assert changed(before, after) == set()
 
 
-def test_a_deleted_image_is_rerolled_and_what_it_feeds_keeps_its_variant(demo_copy):
-    (demo_copy / DEMO.image(3)).unlink()
-    ran, before, after = run_twice(demo_copy)
-    rebuilt = {"img_3.png", "anim_3.mp4"} | with_mix(clips_using({"anim_3.mp4"}))
-    assert ran == rebuilt
-    assert changed(before, after) == rebuilt
-    assert read_recipe(demo_copy / DEMO.image(3))["attempt"] == 1
-    assert_attempts_kept(demo_copy, rebuilt - {"img_3.png"})
-
-
 @pytest.mark.parametrize(("deleted", "remade"), [
     # the mix alone
     ("mix/mix.mp4", MIX),
@@ -169,9 +159,16 @@ def test_a_deleted_file_remakes_itself_and_what_reads_it(demo_copy, deleted, rem
     assert changed(before, after) == remade
 
 
-def test_a_lost_history_is_rebuilt_from_the_files_so_a_deletion_still_rerolls(demo_copy):
+def test_a_deleted_image_is_rerolled_and_after_a_lost_history_rerolled_again(demo_copy):
+    """A deleted image is made anew at the next attempt, what it feeds is remade at its own variant; with the
+    history lost, it is rebuilt from the files, so a second deletion still re-rolls."""
     (demo_copy / DEMO.image(3)).unlink()
-    run_ok(demo_copy)
+    ran, before, after = run_twice(demo_copy)
+    rebuilt = {"img_3.png", "anim_3.mp4"} | with_mix(clips_using({"anim_3.mp4"}))
+    assert ran == rebuilt
+    assert changed(before, after) == rebuilt
+    assert read_recipe(demo_copy / DEMO.image(3))["attempt"] == 1
+    assert_attempts_kept(demo_copy, rebuilt - {"img_3.png"})
     rerolled = (demo_copy / DEMO.image(3)).read_bytes()
     for record in (demo_copy / DEMO.history_dir).iterdir():
         record.unlink()
