@@ -32,7 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -75,6 +75,8 @@ class Size:
     name: str
     n_images: int
     image: dict
+    # Other sections over the demo config's (the GPU check puts every stage on the GPU: one device slot).
+    sections: dict = field(default_factory=dict)
 
 
 SIZES = [Size("demo 64x128, 2 steps", 20, {}),
@@ -123,7 +125,7 @@ class ImageRuns:
         if size.n_images % n_modifiers:
             raise RuntimeError(f"{size.n_images} images cannot be split evenly over the demo's {n_modifiers} "
                                "modifiers")
-        overrides = {"image": {"n_images": size.n_images // n_modifiers, **size.image}}
+        overrides = {**size.sections, "image": {"n_images": size.n_images // n_modifiers, **size.image}}
         self.config_file = write_config(scratch / "images.yaml", overrides)
         self.project = Project(workflow_config(workdir, workdir / DEMO_CONFIG, self.config_file))
         self.root = workdir / self.project.root
@@ -189,12 +191,14 @@ class ImageRuns:
                    for index in self.project.indices("image"))
 
 
-def run_size(runs: ImageRuns) -> list[Round]:
-    """A warm-up of each side, then ROUNDS rounds alternating workflow and original."""
-    runs.workflow_run()
-    runs.original_run()
+def run_size(runs: ImageRuns, n_rounds: int = ROUNDS, warm_up: bool = True) -> list[Round]:
+    """A warm-up of each side (unless told not to: a dry run checks the machinery, not the numbers), then n_rounds
+    rounds alternating workflow and original."""
+    if warm_up:
+        runs.workflow_run()
+        runs.original_run()
     rounds = []
-    for number in range(1, ROUNDS + 1):
+    for number in range(1, n_rounds + 1):
         rounds.append(Round(runs.workflow_run(), runs.original_run()))
         print(f"   {runs.size.name}, round {number}: "
               + "; ".join(f"{side} {run.seconds:.2f} s, other processes {100 * run.foreign_load:.0f} %"
@@ -208,7 +212,7 @@ def _runs_note(runs: list[SideRun], field: str = "seconds") -> str:
 
 
 def size_measurements(runs: ImageRuns, rounds: list[Round]) -> list[Measurement]:
-    size, n = runs.size.name, runs.size.n_images
+    size, n, n_rounds = runs.size.name, runs.size.n_images, len(rounds)
     workflow, original = [r.workflow for r in rounds], [r.original for r in rounds]
     ratios = [r.ratio for r in rounds]
     cpu_ratios = [r.workflow.cpu_seconds / r.original.cpu_seconds for r in rounds]
@@ -232,22 +236,23 @@ def size_measurements(runs: ImageRuns, rounds: list[Round]) -> list[Measurement]
                               f"{statistics.median(run.load_seconds for run in original):.2f} s, in the loop "
                               f"{statistics.mean(s for run in original for s in run.generation_seconds):.3f} s "
                               "per image"),
-        Measurement(f"{size}: workflow / original per image, min of {ROUNDS} rounds", min(ratios), "x",
+        Measurement(f"{size}: workflow / original per image, min of {n_rounds} rounds", min(ratios), "x",
                     RATIO_TARGET),
-        Measurement(f"{size}: workflow / original per image, median of {ROUNDS} rounds", statistics.median(ratios),
+        Measurement(f"{size}: workflow / original per image, median of {n_rounds} rounds", statistics.median(ratios),
                     "x", RATIO_TARGET,
                     note=f"paired ratios {', '.join(f'{ratio:.3f}' for ratio in ratios)}; torch threads: workflow "
                          f"{threads['workflow']}, original {threads['original']}; same pixels on both sides: "
                          f"{'yes' if runs.same_pixels() else 'NO'}"),
-        Measurement(f"{size}: CPU time, workflow / original, median of {ROUNDS} rounds", statistics.median(cpu_ratios),
-                    "x", note=f"CPU time per run: workflow {_runs_note(workflow, 'cpu_seconds')}, original "
-                              f"{_runs_note(original, 'cpu_seconds')}; spread over all {os.cpu_count()} cores, the "
-                              f"workflow's takes {statistics.median(floors):.2f} x the original's wall time, the "
-                              "least ratio this machine allows (a worker's last half second goes uncounted)"),
+        Measurement(f"{size}: CPU time, workflow / original, median of {n_rounds} rounds",
+                    statistics.median(cpu_ratios), "x",
+                    note=f"CPU time per run: workflow {_runs_note(workflow, 'cpu_seconds')}, original "
+                         f"{_runs_note(original, 'cpu_seconds')}; spread over all {os.cpu_count()} cores, the "
+                         f"workflow's takes {statistics.median(floors):.2f} x the original's wall time, the "
+                         "least ratio this machine allows (a worker's last half second goes uncounted)"),
         Measurement(f"{size}: other processes' CPU share, max of the counted runs", max(shares), "%",
                     note=f"median {statistics.median(shares):.0f} %; workflow runs "
-                         f"{', '.join(f'{share:.0f}' for share in shares[:ROUNDS])} %, original runs "
-                         f"{', '.join(f'{share:.0f}' for share in shares[ROUNDS:])} %; the worker's own CPU time is "
+                         f"{', '.join(f'{share:.0f}' for share in shares[:n_rounds])} %, original runs "
+                         f"{', '.join(f'{share:.0f}' for share in shares[n_rounds:])} %; the worker's own CPU time is "
                          "not counted as other"),
     ]
 

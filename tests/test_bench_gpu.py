@@ -18,7 +18,7 @@ def check(out: Path, *options: str) -> subprocess.CompletedProcess:
                           cwd=REPO, capture_output=True, text=True, timeout=600)
 
 
-def test_the_dry_run_measures_every_model_in_two_precisions_and_writes_its_table(tmp_path):
+def test_the_dry_run_measures_every_model_in_two_precisions_and_the_workflow_and_writes_its_table(tmp_path):
     completed = check(tmp_path)
     assert completed.returncode == 0, completed.stderr[-3000:]
     report = json.loads((tmp_path / "results.json").read_text())
@@ -34,12 +34,20 @@ def test_the_dry_run_measures_every_model_in_two_precisions_and_writes_its_table
     assert table[2].startswith("| model | precision | item | s per item |")
     assert len([line for line in table if line.startswith(("| sdxl", "| svd", "| musicgen"))]) == 8
     assert report["environment"]["device"] == "cpu"
+    # the workflow against the loop (bench/images.py's comparison), on 4 tiny images
+    workflow = {m["name"].split(": ", 1)[1]: m for m in report["workflow"]["measurements"]}
+    ratio = workflow["workflow / original per image, median of 1 rounds"]
+    assert ratio["value"] > 0 and "same pixels on both sides: yes" in ratio["note"]
+    assert workflow["workflow, per image"]["value"] > 0
+    assert any(line.startswith("| dry run, tiny SDXL 64x128, 2 steps: workflow / original") for line in table)
 
 
 def test_a_spent_budget_starts_nothing_more_and_fails_the_call(tmp_path):
-    completed = check(tmp_path, "--budget", "0", "--models", "sdxl")
+    completed = check(tmp_path, "--budget", "0", "--models", "sdxl", "workflow")
     assert completed.returncode == 1
-    results = json.loads((tmp_path / "results.json").read_text())["results"]
+    report = json.loads((tmp_path / "results.json").read_text())
+    assert report["workflow"]["skipped"].startswith("not started at")
+    results = report["results"]
     assert [(r["model"], r["skipped"].startswith("not started at")) for r in results] == [("sdxl", True)] * 2
 
 

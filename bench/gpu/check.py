@@ -17,7 +17,9 @@ import numpy as np
 
 from bench.gpu.models import DRY_RUN_WORK, REAL_WORK, WARM_UP, Work, full_size_model, tiny_model
 
-ORDER = ("sdxl", "svd", "musicgen")
+ORDER = ("sdxl", "svd", "musicgen", "workflow")
+# What the workflow's comparison (bench/gpu/workflow.py) is expected to take on the GPU, to decide whether it fits.
+WORKFLOW_SECONDS = 150
 GPU_PRECISIONS = ("fp16", "bf16")
 # A CPU computes fp16 slowly or not at all: the dry run checks the two precisions it runs well.
 DRY_RUN_PRECISIONS = ("fp32", "bf16")
@@ -218,6 +220,10 @@ def run_check(out: Path, dry_run: bool, budget_seconds: float, models: tuple[str
     longest = 0.0
     with tempfile.TemporaryDirectory(prefix="aibeats-gpu-check-") as scratch:
         for model_name in models:
+            if model_name == "workflow":
+                report["workflow"] = run_workflow_part(Path(scratch), dry_run, budget_seconds, started)
+                write_report(out, report, time.perf_counter() - started)
+                continue
             for precision in DRY_RUN_PRECISIONS if dry_run else GPU_PRECISIONS:
                 elapsed = time.perf_counter() - started
                 if elapsed + longest > budget_seconds:
@@ -233,6 +239,19 @@ def run_check(out: Path, dry_run: bool, budget_seconds: float, models: tuple[str
                 write_report(out, report, time.perf_counter() - started)
     write_report(out, report, time.perf_counter() - started)
     return report
+
+
+def run_workflow_part(scratch: Path, dry_run: bool, budget_seconds: float, started: float) -> dict:
+    """The workflow against the loop, unless it would end past the budget."""
+    from bench.gpu.workflow import compare_workflow_and_loop
+
+    elapsed = time.perf_counter() - started
+    if elapsed + (0 if dry_run else WORKFLOW_SECONDS) > budget_seconds:
+        return {"skipped": f"not started at {elapsed:.0f} s: it takes about {WORKFLOW_SECONDS} s of the "
+                           f"{budget_seconds:.0f} s budget", "measurements": []}
+    measurements = compare_workflow_and_loop(scratch, dry_run)
+    print(f"workflow: {json.dumps(measurements)}", flush=True)
+    return {"skipped": None, "measurements": measurements}
 
 
 def write_report(out: Path, report: dict, seconds: float) -> None:
@@ -268,4 +287,12 @@ def markdown_table(report: dict) -> str:
             lines.append(f"| {result['model']} | {result['precision']} | {item} | {seconds:.2f} | "
                          f"{_figure(result['weights_gib'])} | {_figure(result['peak_gib'])} | "
                          f"{_figure(result['finite'])} | {batch} |")
+    workflow = report.get("workflow")
+    if workflow:
+        lines += ["", "The workflow (Snakemake, a worker, look-ahead) against one process's loop (bench/images.py):",
+                  ""]
+        if workflow["skipped"]:
+            lines.append(f"skipped: {workflow['skipped']}")
+        lines += ["| measurement | value | note |", "| --- | --- | --- |"]
+        lines += [f"| {m['name']} | {m['value']:.3g} {m['unit']} | {m['note']} |" for m in workflow["measurements"]]
     return "\n".join(lines) + "\n"
