@@ -81,18 +81,26 @@ MODELS = {
 }
 
 
-def stored_values(part: Part) -> int:
-    """The numbers a part's checkpoint stores: its parameters and persistent buffers (SD3's position
-    embedding is one), counted on the meta device."""
-    import torch
-
+def part_model(part: Part):
+    """A part's model, freshly initialised on torch's default device (the meta device allocates nothing)."""
     library, class_name, *config_class = part.kind.split(":")
     module = importlib.import_module(library)
-    with torch.device("meta"):
-        if config_class:
-            model = getattr(module, class_name)(getattr(module, config_class[0])(**part.config))
-        else:
-            model = getattr(module, class_name)(**part.config)
+    if config_class:
+        return getattr(module, class_name)(getattr(module, config_class[0])(**part.config))
+    return getattr(module, class_name)(**part.config)
+
+
+def stored_values_of(model) -> int:
+    """The numbers a model's checkpoint stores: its parameters and persistent buffers (SD3's position embedding
+    is one)."""
     state = model.state_dict()
     buffers = sum(buffer.numel() for name, buffer in model.named_buffers() if name in state)
     return sum(parameter.numel() for parameter in model.parameters()) + buffers
+
+
+def stored_values(part: Part) -> int:
+    """What a part's checkpoint stores, counted on the meta device."""
+    import torch
+
+    with torch.device("meta"):
+        return stored_values_of(part_model(part))

@@ -1,9 +1,10 @@
 """Measure each model stage on one device: seconds per item, peak memory, whether the outputs are finite, and
 whether a batch of images equals the same images made one at a time. bench/gpu/README.md says how to run it.
 
-Per model (SDXL-Turbo first, then SVD, then MusicGen: the order of what the GPU table needs most) and per
-precision: build it, make one short warm-up item, then the items measured. A model that would start past the
-time budget is skipped, and says so, so that one call always returns its results.
+Per model (SDXL-Turbo first, then SVD, then MusicGen, the workflow against the loop, then the newer picture
+models: the order of what the GPU table needs most) and per precision: build it, make one short warm-up item, then
+the items measured. A model that would end past the time budget is skipped, and says so, so that one call always
+returns its results.
 """
 
 import gc
@@ -16,10 +17,18 @@ from pathlib import Path
 import numpy as np
 
 from bench.gpu.models import DRY_RUN_WORK, REAL_WORK, WARM_UP, Work, full_size_model, tiny_model
+from bench.gpu.pictures import (
+    PICTURE_MODELS,
+    full_size_picture_pipeline,
+    measure_picture_image,
+    measure_picture_video,
+    tiny_picture_pipeline,
+)
 
-ORDER = ("sdxl", "svd", "musicgen", "workflow")
-# What the workflow's comparison (bench/gpu/workflow.py) is expected to take on the GPU, to decide whether it fits.
-WORKFLOW_SECONDS = 150
+ORDER = ("sdxl", "svd", "musicgen", "workflow", *PICTURE_MODELS)
+# What a part is expected to take on one H200 in one precision, to decide whether it still fits the budget: guesses
+# from the models' sizes until a call measures them. For the others, the longest model so far is the guess.
+EXPECTED_SECONDS = {"workflow": 150, "flux": 30, "sd3": 40, "ltx": 50, "wan": 90}
 GPU_PRECISIONS = ("fp16", "bf16")
 # A CPU computes fp16 slowly or not at all: the dry run checks the two precisions it runs well.
 DRY_RUN_PRECISIONS = ("fp32", "bf16")
@@ -184,17 +193,36 @@ def measure_video(device: Device, pipe, work: Work, result: Result) -> None:
     watch.handle.remove()
 
 
+def _built(device: Device, model_name: str, precision: str, scratch: Path):
+    if model_name in PICTURE_MODELS:
+        if device.dry_run:
+            return tiny_picture_pipeline(model_name, precision, scratch)
+        return full_size_picture_pipeline(model_name, device.name, device.dtype(precision), scratch)
+    if device.dry_run:
+        return tiny_model(model_name, precision, scratch)
+    return full_size_model(model_name, device.name, device.dtype(precision), scratch)
+
+
+def _measure_picture_model(device: Device, model_name: str, pipe, result: Result) -> None:
+    picture_model = PICTURE_MODELS[model_name]
+    settings = picture_model.dry_run_settings if device.dry_run else picture_model.settings
+    watch = FiniteWatch(pipe)
+    measure = measure_picture_image if picture_model.stage == "image" else measure_picture_video
+    measure(device, pipe, settings, result, timed)
+    result.finite = watch.finite
+    watch.handle.remove()
+
+
 def measure(device: Device, model_name: str, precision: str, work: Work, scratch: Path) -> Result:
     result = Result(model_name, precision)
     started = time.perf_counter()
-    if device.dry_run:
-        model = tiny_model(model_name, precision, scratch)
-    else:
-        model = full_size_model(model_name, device.name, device.dtype(precision), scratch)
+    model = _built(device, model_name, precision, scratch)
     device.sync()
     result.build_seconds = time.perf_counter() - started
     result.weights_gib = device.allocated_gib()
-    if model_name == "musicgen":
+    if model_name in PICTURE_MODELS:
+        _measure_picture_model(device, model_name, model, result)
+    elif model_name == "musicgen":
         measure_music(device, model, work, result)
     elif model_name == "sdxl":
         measure_image(device, model, work, 1 if device.dry_run else ITEMS["sdxl"], result)
@@ -204,6 +232,23 @@ def measure(device: Device, model_name: str, precision: str, work: Work, scratch
     del model
     device.release()
     return result
+
+
+def measurement_plan(models: tuple[str, ...], dry_run: bool) -> list[tuple[str, str | None]]:
+    """(model, precision) in the order measured, the workflow's part with no precision. The 2023 models one at a
+    time in both precisions; the newer picture models each in bf16, the precision they are published in, before any
+    of them in fp16, so that a call the budget cuts short has each in the precision users run."""
+    precisions = DRY_RUN_PRECISIONS if dry_run else GPU_PRECISIONS
+    plan = []
+    for model_name in models:
+        if model_name == "workflow":
+            plan.append((model_name, None))
+        elif model_name not in PICTURE_MODELS:
+            plan += [(model_name, precision) for precision in precisions]
+    newer = [model_name for model_name in models if model_name in PICTURE_MODELS]
+    plan += [(model_name, precision) for precision in sorted(precisions, key=lambda p: p != "bf16")
+             for model_name in newer]
+    return plan
 
 
 def run_check(out: Path, dry_run: bool, budget_seconds: float, models: tuple[str, ...] = ORDER) -> dict:
@@ -216,39 +261,37 @@ def run_check(out: Path, dry_run: bool, budget_seconds: float, models: tuple[str
     started = time.perf_counter()
     report = {"environment": device.describe(), "work": asdict(work), "results": []}
     out.mkdir(parents=True, exist_ok=True)
-    # What one model in one precision took so far: a model is only started when its like would still fit.
+    # The longest one model in one precision took so far
     longest = 0.0
     with tempfile.TemporaryDirectory(prefix="aibeats-gpu-check-") as scratch:
-        for model_name in models:
-            if model_name == "workflow":
-                report["workflow"] = run_workflow_part(Path(scratch), dry_run, budget_seconds, started)
-                write_report(out, report, time.perf_counter() - started)
+        for model_name, precision in measurement_plan(models, dry_run):
+            elapsed = time.perf_counter() - started
+            expected = longest if dry_run else EXPECTED_SECONDS.get(model_name, longest)
+            if elapsed + expected > budget_seconds:
+                why = (f"not started at {elapsed:.0f} s: it would take about {expected:.0f} s of the "
+                       f"{budget_seconds:.0f} s budget")
+                if precision is None:
+                    report["workflow"] = {"skipped": why, "measurements": []}
+                else:
+                    report["results"].append(asdict(Result(model_name, precision, skipped=why)))
                 continue
-            for precision in DRY_RUN_PRECISIONS if dry_run else GPU_PRECISIONS:
-                elapsed = time.perf_counter() - started
-                if elapsed + longest > budget_seconds:
-                    report["results"].append(asdict(Result(model_name, precision, skipped=(
-                        f"not started at {elapsed:.0f} s: the longest model so far took {longest:.0f} s of the "
-                        f"{budget_seconds:.0f} s budget"))))
-                    continue
+            if precision is None:
+                report["workflow"] = run_workflow_part(Path(scratch), dry_run)
+            else:
                 model_started = time.perf_counter()
                 result = measure(device, model_name, precision, work, Path(scratch))
                 longest = max(longest, time.perf_counter() - model_started)
                 report["results"].append(asdict(result))
                 print(f"{model_name} {precision}: {json.dumps(asdict(result))}", flush=True)
-                write_report(out, report, time.perf_counter() - started)
+            write_report(out, report, time.perf_counter() - started)
     write_report(out, report, time.perf_counter() - started)
     return report
 
 
-def run_workflow_part(scratch: Path, dry_run: bool, budget_seconds: float, started: float) -> dict:
-    """The workflow against the loop, unless it would end past the budget."""
+def run_workflow_part(scratch: Path, dry_run: bool) -> dict:
+    """The workflow against the loop (bench/gpu/workflow.py)."""
     from bench.gpu.workflow import compare_workflow_and_loop
 
-    elapsed = time.perf_counter() - started
-    if elapsed + (0 if dry_run else WORKFLOW_SECONDS) > budget_seconds:
-        return {"skipped": f"not started at {elapsed:.0f} s: it takes about {WORKFLOW_SECONDS} s of the "
-                           f"{budget_seconds:.0f} s budget", "measurements": []}
     measurements = compare_workflow_and_loop(scratch, dry_run)
     print(f"workflow: {json.dumps(measurements)}", flush=True)
     return {"skipped": None, "measurements": measurements}

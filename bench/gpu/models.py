@@ -50,7 +50,7 @@ def full_size_model(family: str, device: str, dtype, scratch: Path):
     return _full_size_pipeline(family, device, dtype, scratch)
 
 
-def _on(device: str, build):
+def on_device(device: str, build):
     """What build() makes, with its tensors created on the device (only the models: a scheduler built there
     would hold its tables on the GPU, where its numpy steps cannot read them)."""
     import torch
@@ -66,7 +66,7 @@ def _full_size_musicgen(device: str, dtype):
     from aibeats.realsize.build import _random_musicgen
     from aibeats.tiny.musicgen import generation_config, offline_processor
 
-    model = _on(device, _random_musicgen).to(dtype)
+    model = on_device(device, _random_musicgen).to(dtype)
     model.audio_encoder.to(torch.float32)
     model.generation_config = generation_config()
     encoder = model.config.audio_encoder
@@ -83,8 +83,8 @@ def _full_size_pipeline(family: str, device: str, dtype, scratch: Path):
     from aibeats.tiny.sdxl import _byte_level_clip_tokenizer
 
     layout = PIPELINE_LAYOUTS[family]
-    parts = {component.subfolder: _on(device, lambda component=component: component_model(component)).to(dtype).eval()
-             for component in layout.components}
+    parts = {component.subfolder: on_device(device, lambda component=component: component_model(component))
+             .to(dtype).eval() for component in layout.components}
     parts["scheduler"] = getattr(diffusers, layout.scheduler_class).from_config(layout.scheduler_config)
     if family == "sdxl":
         parts["tokenizer"] = _byte_level_clip_tokenizer(scratch / "tokenizer", "<|endoftext|>")
