@@ -28,12 +28,19 @@ def load_video_pipeline(model_id: str, device: str, precision: str = "auto", off
     (aibeats.video_backends)."""
     import diffusers
 
-    model_class = diffusers.DiffusionPipeline.load_config(model_id).get("_class_name")
-    pipeline_class = getattr(diffusers, PIPELINE_OF_MODEL_CLASS.get(model_class, "StableVideoDiffusionPipeline"))
+    pipeline_class = getattr(diffusers, video_pipeline_class(model_id))
     options = pretrained_options(model_id, device, precision)
     pipe = place_pipeline(pipeline_class.from_pretrained(model_id, **options), device, offload)
     pipe.set_progress_bar_config(disable=True)
     return pipe
+
+
+def video_pipeline_class(model_id: str) -> str:
+    """The name of the diffusers class that animates an image with the model of a hub id or a local folder."""
+    import diffusers
+
+    model_class = diffusers.DiffusionPipeline.load_config(model_id).get("_class_name")
+    return PIPELINE_OF_MODEL_CLASS.get(model_class, "StableVideoDiffusionPipeline")
 
 
 def pipeline_backend(pipe) -> str:

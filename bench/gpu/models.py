@@ -96,12 +96,18 @@ def _full_size_pipeline(family: str, device: str, dtype, scratch: Path):
     return pipe
 
 
-def tiny_model(family: str, precision: str, scratch: Path):
-    """A family's tiny model, built once into scratch and loaded on the CPU as a job would load it."""
-    from aibeats.stages import load_model
+def tiny_folder(family: str, scratch: Path) -> Path:
+    """The folder of an aibeats.tiny family's model, built into scratch the first time it is asked for."""
     from aibeats.tiny import build_tiny_model
 
     folder = scratch / "tiny" / family
     if not folder.is_dir():
         build_tiny_model(family, folder)
-    return load_model(STAGE_FAMILY[family], str(folder), "cpu", precision)
+    return folder
+
+
+def tiny_model(family: str, precision: str, scratch: Path):
+    """A family's tiny model, built once into scratch and loaded on the CPU as a job would load it."""
+    from aibeats.stages import load_model
+
+    return load_model(STAGE_FAMILY[family], str(tiny_folder(family, scratch)), "cpu", precision)

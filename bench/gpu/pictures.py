@@ -15,7 +15,7 @@ at the real steps is the 2-step time plus each further step at half the differen
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from bench.gpu.models import on_device
+from bench.gpu.models import on_device, tiny_folder
 
 # The steps a video model is timed at: the item at the real steps is extrapolated from these two.
 VIDEO_STEPS_TIMED = (2, 4)
@@ -61,20 +61,12 @@ PICTURE_MODELS = {
 }
 
 
-def tiny_folder(model: PictureModel, scratch: Path) -> Path:
-    from aibeats.tiny import build_tiny_model
-
-    folder = scratch / "tiny" / model.tiny
-    if not folder.is_dir():
-        build_tiny_model(model.tiny, folder)
-    return folder
-
-
 def full_size_picture_pipeline(name: str, device: str, dtype, scratch: Path):
     """A picture model's published architecture with random weights on the device, in dtype, in the pipeline
     class the workflow loads it with."""
     import diffusers
 
+    from aibeats.animation import video_pipeline_class
     from aibeats.realsize.picture_models import MODELS, part_model
 
     model = PICTURE_MODELS[name]
@@ -83,21 +75,15 @@ def full_size_picture_pipeline(name: str, device: str, dtype, scratch: Path):
         part = replace(part, config={**part.config, **model.config_overrides.get(slot, {})})
         # built in fp32 and then cast, as a checkpoint is loaded, one part at a time
         parts[slot] = on_device(device, lambda part=part: part_model(part)).to(dtype).eval()
-    folder = tiny_folder(model, scratch)
-    pipe = getattr(diffusers, _pipeline_class(folder)).from_pretrained(folder, **parts)
+    folder = tiny_folder(model.tiny, scratch)
+    # Through the workflow's own choice of class: AutoPipelineForText2Image for images (aibeats.images), the
+    # backend's image-to-video class for videos (aibeats.animation)
+    if model.stage == "image":
+        pipe = diffusers.AutoPipelineForText2Image.from_pretrained(folder, **parts)
+    else:
+        pipe = getattr(diffusers, video_pipeline_class(str(folder))).from_pretrained(folder, **parts)
     pipe.set_progress_bar_config(disable=True)
     return pipe
-
-
-def _pipeline_class(folder: Path) -> str:
-    """What the workflow loads a folder as: images by AutoPipelineForText2Image (the class of model_index), videos
-    by the backend's image-to-video pipeline (aibeats.animation)."""
-    import json
-
-    from aibeats.video_backends import PIPELINE_OF_MODEL_CLASS
-
-    saved = json.loads((folder / "model_index.json").read_text())["_class_name"]
-    return PIPELINE_OF_MODEL_CLASS.get(saved, saved)
 
 
 def tiny_picture_pipeline(name: str, precision: str, scratch: Path):
@@ -105,7 +91,7 @@ def tiny_picture_pipeline(name: str, precision: str, scratch: Path):
     from aibeats.stages import load_model
 
     model = PICTURE_MODELS[name]
-    return load_model(model.stage, str(tiny_folder(model, scratch)), "cpu", precision)
+    return load_model(model.stage, str(tiny_folder(model.tiny, scratch)), "cpu", precision)
 
 
 def measure_picture_image(device, pipe, settings: dict, result, timed) -> None:
